@@ -1,0 +1,241 @@
+"""Value types of the etiquette engine: what goes into decide() and what comes out.
+
+Everything here is plain, immutable data. The engine never reads a database,
+the network or the wall clock; services build these objects and pass `now`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Literal
+
+
+class Action(StrEnum):
+    """What the engine decided to do with a message."""
+
+    SEND = "send"
+    DEFER = "defer"
+    REJECT = "reject"
+
+
+class Verdict(StrEnum):
+    """What one rule concluded."""
+
+    PASS = "pass"
+    DEFER = "defer"
+    REJECT = "reject"
+    EXEMPT = "exempt"
+    FIXED = "fixed"
+    REROUTE = "reroute"
+
+
+class Severity(StrEnum):
+    """How serious a lint finding is; any error rejects the message."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    FIXED = "fixed"
+
+
+class TopicKind(StrEnum):
+    """Transactional topics inform; marketing topics sell and need an opt-in."""
+
+    TRANSACTIONAL = "transactional"
+    MARKETING = "marketing"
+
+
+class ConsentStatus(StrEnum):
+    """The current consent of one contact for one topic."""
+
+    OPTED_IN = "opted_in"
+    OPTED_OUT = "opted_out"
+    UNKNOWN = "unknown"
+
+
+class Source(StrEnum):
+    """Who produced an outbound message."""
+
+    API = "api"
+    AGENT = "agent"
+    CAMPAIGN = "campaign"
+    AUTOMATION = "automation"
+    BOT = "bot"
+    AUTO_REPLY = "auto_reply"
+    KEYWORD_REPLY = "keyword_reply"
+
+    @property
+    def automated(self) -> bool:
+        """True for messages no person wrote at the moment of sending."""
+        return self in {Source.CAMPAIGN, Source.AUTOMATION, Source.BOT, Source.AUTO_REPLY}
+
+
+ChannelKind = Literal["sms", "whatsapp", "messenger"]
+CHANNEL_KINDS: tuple[str, ...] = ("sms", "whatsapp", "messenger")
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A reason to write to a customer (P1)."""
+
+    name: str
+    kind: TopicKind = TopicKind.TRANSACTIONAL
+    urgent: bool = False
+    keyword: str | None = None
+
+    @property
+    def marketing(self) -> bool:
+        """True when the topic sells rather than informs."""
+        return self.kind is TopicKind.MARKETING
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """One message somebody wants to send to one contact."""
+
+    text: str
+    topic: Topic
+    source: Source = Source.API
+    channel: ChannelKind | None = None
+    # The message answers the customer inside a conversation they started.
+    reply: bool = False
+    # Name of an approved WhatsApp template the text was rendered from, if any.
+    whatsapp_template: str | None = None
+    # Language of the text (ISO 639-1); falls back to the contact's language.
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """An earlier outbound message to the same contact, as the caps need it."""
+
+    at: datetime
+    final_text: str
+    topic_kind: TopicKind
+    source: Source = Source.API
+
+
+@dataclass(frozen=True, slots=True)
+class ContactState:
+    """What the engine needs to know about the recipient at decision time."""
+
+    phone: str | None = None  # E.164
+    country: str | None = None  # ISO 3166-1 alpha-2
+    subdivision: str | None = None  # e.g. "FL" for Florida, for legal floors
+    time_zones: tuple[str, ...] = ()  # IANA zones; the window must hold in all
+    language: str = "en"
+    first_name: str | None = None
+    global_opt_out: bool = False
+    consents: dict[str, ConsentStatus] = field(default_factory=dict)  # topic name -> status
+    night_marketing_consent: bool = False  # Korea: separate consent for 21:00–08:00 ads
+    prior_relationship: bool = False  # an inbound message, a purchase, or recorded consent
+    last_inbound_at: datetime | None = None  # any channel
+    whatsapp_last_inbound_at: datetime | None = None
+    reachable: frozenset[str] = frozenset({"sms"})  # channel kinds the contact can get
+    recent_outbound: tuple[SentRecord, ...] = ()  # at least the last 7 days
+    last_auto_reply_at: datetime | None = None  # in this contact's conversation
+
+    def consent_for(self, topic: Topic) -> ConsentStatus:
+        """The recorded consent for one topic, UNKNOWN when never recorded."""
+        return self.consents.get(topic.name, ConsentStatus.UNKNOWN)
+
+    @property
+    def first_contact(self) -> bool:
+        """True when the business has never written to this contact before."""
+        return not self.recent_outbound and self.last_inbound_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A workspace's sending policy; legal floors are applied on top and cannot be loosened."""
+
+    window_start: time = time(9, 0)
+    window_end: time = time(20, 0)  # half-open: 19:59 sends, 20:00 defers
+    # Weekdays (Monday=0) on which sending is allowed; None means the
+    # recipient country's working days (its weekend excluded).
+    workdays: frozenset[int] | None = frozenset({0, 1, 2, 3, 4})
+    skip_holidays: bool = True
+    reply_exemption: timedelta = timedelta(hours=24)
+    marketing_cap: int = 2
+    marketing_cap_period: timedelta = timedelta(days=7)
+    automated_min_gap: timedelta = timedelta(hours=1)
+    duplicate_window: timedelta = timedelta(hours=24)
+    whatsapp_window: timedelta = timedelta(hours=24)
+    auto_reply_period: timedelta = timedelta(hours=12)
+    # How far ahead the engine looks for an allowed moment before it gives up.
+    horizon: timedelta = timedelta(days=45)
+    default_country: str | None = None
+    brand_names: dict[str, str] = field(default_factory=dict)  # language -> brand name
+    sender_intro: bool = True
+    max_segments: int = 3  # more is a lint error
+    tracked_link_domains: tuple[str, ...] = ()
+
+    def brand_for(self, language: str) -> str | None:
+        """The brand name in a language, else in English, else any."""
+        if language in self.brand_names:
+            return self.brand_names[language]
+        if "en" in self.brand_names:
+            return self.brand_names["en"]
+        return next(iter(self.brand_names.values()), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why one rule let a message through, held it or refused it."""
+
+    rule: str
+    verdict: Verdict
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The JSON form used by the API."""
+        return {"rule": self.rule, "verdict": self.verdict.value, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class LintFinding:
+    """One content check's finding."""
+
+    check: str
+    severity: Severity
+    detail: str
+    suggestion: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The JSON form used by the API."""
+        return {
+            "check": self.check,
+            "severity": self.severity.value,
+            "detail": self.detail,
+            "suggestion": self.suggestion,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The engine's answer: send now, defer until send_at, or reject, and why."""
+
+    action: Action
+    final_text: str
+    channel: str | None
+    reasons: tuple[Reason, ...]
+    lint: tuple[LintFinding, ...]
+    segments: int
+    encoding: str  # "GSM-7" | "UCS-2"
+    send_at: datetime | None = None  # UTC; set for send (now) and defer
+    local_send_at: datetime | None = None  # recipient's local time, zone attached
+
+    def as_dict(self) -> dict:
+        """The JSON form used by the API and `mannerly check --json`."""
+        return {
+            "action": self.action.value,
+            "send_at": self.send_at.isoformat() if self.send_at else None,
+            "local_send_at": self.local_send_at.isoformat() if self.local_send_at else None,
+            "channel": self.channel,
+            "final_text": self.final_text,
+            "reasons": [reason.as_dict() for reason in self.reasons],
+            "lint": [finding.as_dict() for finding in self.lint],
+            "segments": self.segments,
+            "encoding": self.encoding,
+        }
