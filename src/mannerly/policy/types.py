@@ -153,8 +153,8 @@ class Policy:
     window_start: time = time(9, 0)
     window_end: time = time(20, 0)  # half-open: 19:59 sends, 20:00 defers
     # Weekdays (Monday=0) on which sending is allowed; None means the
-    # recipient country's working days (its weekend excluded).
-    workdays: frozenset[int] | None = frozenset({0, 1, 2, 3, 4})
+    # recipient country's working days (Mon–Fri in KR, ID, GR and the US).
+    workdays: frozenset[int] | None = None
     skip_holidays: bool = True
     reply_exemption: timedelta = timedelta(hours=24)
     marketing_cap: int = 2

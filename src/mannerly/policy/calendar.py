@@ -1,0 +1,166 @@
+"""Local-time arithmetic for the engine: daily windows, working days, public holidays.
+
+The engine asks one question of this module: what is the earliest moment at
+or after T at which a message may go out in every one of the recipient's time
+zones? `next_allowed` answers it by a fixed-point iteration: each zone moves
+the candidate forward to its own earliest allowed moment, until all agree.
+Because every step moves to the earliest allowed moment of one zone, no
+moment allowed in all zones is ever skipped, so the result is the earliest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONDAY_TO_FRIDAY = frozenset({0, 1, 2, 3, 4})
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    """The ZoneInfo for an IANA name, cached."""
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=1024)
+def _country_holidays(country: str, year: int) -> holidays.HolidayBase | None:
+    """The national public holidays of a country for one year, or None if unknown."""
+    try:
+        return holidays.country_holidays(country, years=year)
+    except NotImplementedError:
+        return None
+
+
+def holiday_name(country: str | None, day: date) -> str | None:
+    """The name of the national public holiday on that day, or None."""
+    if not country:
+        return None
+    calendar = _country_holidays(country.upper(), day.year)
+    if calendar is None:
+        return None
+    return calendar.get(day)
+
+
+@lru_cache(maxsize=256)
+def country_workdays(country: str | None) -> frozenset[int]:
+    """The weekdays (Monday=0) that are not the weekend in a country."""
+    if not country:
+        return MONDAY_TO_FRIDAY
+    calendar = _country_holidays(country.upper(), 2000)
+    if calendar is None:
+        return MONDAY_TO_FRIDAY
+    return frozenset(range(7)) - frozenset(calendar.weekend)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyWindow:
+    """Times of day [start, end) in local time; end <= start means the window is empty."""
+
+    start: time
+    end: time
+
+    def intersect(self, other: DailyWindow | None) -> DailyWindow:
+        """The part of the day both windows allow."""
+        if other is None:
+            return self
+        return DailyWindow(max(self.start, other.start), min(self.end, other.end))
+
+    @property
+    def empty(self) -> bool:
+        """True when no moment of the day is inside."""
+        return self.end <= self.start
+
+    def contains(self, moment: time) -> bool:
+        """True when a local time of day lies inside the half-open window."""
+        return self.start <= moment < self.end
+
+    def label(self) -> str:
+        """'09:00–20:00'."""
+        return f"{self.start:%H:%M}–{self.end:%H:%M}"
+
+
+FULL_DAY = DailyWindow(time(0, 0), time.max)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When sending is allowed, in local time: a daily window and which days count."""
+
+    window: DailyWindow = FULL_DAY
+    workdays: frozenset[int] | None = None  # None: every day of the week
+    skip_holidays: bool = False
+    country: str | None = None
+
+    def day_open(self, day: date) -> bool:
+        """True when the day allows sending at all."""
+        if self.workdays is not None and day.weekday() not in self.workdays:
+            return False
+        if self.skip_holidays and holiday_name(self.country, day):
+            return False
+        return True
+
+    def allows(self, moment: datetime, zone_name: str) -> bool:
+        """True when a UTC moment is allowed in one time zone."""
+        local = moment.astimezone(zone(zone_name))
+        return self.day_open(local.date()) and self.window.contains(local.time().replace(tzinfo=None))
+
+
+def _local_to_utc(day: date, moment: time, zone_name: str) -> datetime:
+    """A local wall-clock moment as UTC; times in a DST gap map past the gap."""
+    if moment == time.max:
+        # End of day: the next local midnight.
+        return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=zone(zone_name)).astimezone(UTC)
+    return datetime.combine(day, moment, tzinfo=zone(zone_name)).astimezone(UTC)
+
+
+def next_allowed_in_zone(moment: datetime, schedule: Schedule, zone_name: str, horizon: datetime) -> datetime | None:
+    """The earliest UTC moment >= `moment` that the schedule allows in one zone, or None before horizon."""
+    if schedule.window.empty:
+        return None
+    day = moment.astimezone(zone(zone_name)).date()
+    while True:
+        if schedule.day_open(day):
+            start = _local_to_utc(day, schedule.window.start, zone_name)
+            end = _local_to_utc(day, schedule.window.end, zone_name)
+            if moment < end and start < end:
+                return max(moment, start)
+        day += timedelta(days=1)
+        if _local_to_utc(day, time(0, 0), zone_name) > horizon:
+            return None
+
+
+def next_allowed(moment: datetime, schedule: Schedule, zone_names: tuple[str, ...], horizon: datetime) -> datetime | None:
+    """The earliest UTC moment >= `moment` allowed in every zone, or None if none before horizon."""
+    candidate = moment
+    while candidate <= horizon:
+        moved = False
+        for zone_name in zone_names:
+            earliest = next_allowed_in_zone(candidate, schedule, zone_name, horizon)
+            if earliest is None:
+                return None
+            if earliest > candidate:
+                candidate = earliest
+                moved = True
+        if not moved:
+            return candidate
+    return None
+
+
+def describe_local(moment: datetime, zone_name: str) -> str:
+    """'22:30 Tue (Asia/Seoul)' for a UTC moment in a zone."""
+    local = moment.astimezone(zone(zone_name))
+    return f"{local:%H:%M} {DAY_NAMES[local.weekday()]} ({zone_name})"
+
+
+def describe_days(workdays: frozenset[int] | None) -> str:
+    """'on workdays (Mon–Fri)' or the list of allowed days."""
+    if workdays is None or len(workdays) == 7:
+        return "every day"
+    if workdays == MONDAY_TO_FRIDAY:
+        return "on workdays (Mon–Fri)"
+    return "on " + ", ".join(DAY_NAMES[day] for day in sorted(workdays))

@@ -1,0 +1,43 @@
+"""frequency_cap: at most N marketing messages per rolling period, and a gap between automated ones (E5)."""
+
+from mannerly.policy.context import RuleContext, RuleOutcome
+from mannerly.policy.types import Reason, TopicKind, Verdict
+
+RULE = "frequency_cap"
+
+
+def check(ctx: RuleContext) -> RuleOutcome:
+    """Defer marketing until the rolling cap and the automated minimum gap allow it."""
+    request, policy = ctx.request, ctx.policy
+    if not request.topic.marketing:
+        return RuleOutcome.quiet()
+    marketing_times = sorted(
+        sent.at for sent in ctx.contact.recent_outbound if sent.topic_kind is TopicKind.MARKETING
+    )
+    details: list[str] = []
+    not_before = ctx.now
+    in_period = [at for at in marketing_times if at > ctx.now - policy.marketing_cap_period]
+    if policy.marketing_cap <= 0:
+        return RuleOutcome.rejected(RULE, "the policy allows no marketing messages")
+    if len(in_period) >= policy.marketing_cap:
+        # The cap frees up once enough of the oldest messages have left the rolling period.
+        freed_at = in_period[len(in_period) - policy.marketing_cap] + policy.marketing_cap_period
+        not_before = max(not_before, freed_at)
+        days = policy.marketing_cap_period.total_seconds() / 86400
+        details.append(
+            f"{len(in_period)} marketing messages in the last {days:g} days (cap {policy.marketing_cap}); "
+            f"the next is allowed from {freed_at:%Y-%m-%d %H:%M} UTC"
+        )
+    automated_times = sorted(
+        sent.at for sent in ctx.contact.recent_outbound
+        if sent.source.automated and sent.topic_kind is TopicKind.MARKETING
+    )
+    if request.source.automated and automated_times and policy.automated_min_gap:
+        gap_end = automated_times[-1] + policy.automated_min_gap
+        if gap_end > ctx.now:
+            not_before = max(not_before, gap_end)
+            minutes = policy.automated_min_gap.total_seconds() / 60
+            details.append(f"automated marketing messages keep {minutes:g} min apart")
+    if not details:
+        return RuleOutcome.quiet()
+    return RuleOutcome(reason=Reason(RULE, Verdict.DEFER, "; ".join(details)), not_before=not_before)
