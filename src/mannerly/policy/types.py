@@ -135,6 +135,8 @@ class ContactState:
     reachable: frozenset[str] = frozenset({"sms"})  # channel kinds the contact can get
     recent_outbound: tuple[SentRecord, ...] = ()  # at least the last 7 days
     last_auto_reply_at: datetime | None = None  # in this contact's conversation
+    # The business wrote to this contact before, even if longer ago than recent_outbound covers.
+    contacted_before: bool = False
 
     def consent_for(self, topic: Topic) -> ConsentStatus:
         """The recorded consent for one topic, UNKNOWN when never recorded."""
@@ -143,7 +145,7 @@ class ContactState:
     @property
     def first_contact(self) -> bool:
         """True when the business has never written to this contact before."""
-        return not self.recent_outbound and self.last_inbound_at is None
+        return not (self.contacted_before or self.recent_outbound or self.last_inbound_at)
 
 
 @dataclass(frozen=True, slots=True)

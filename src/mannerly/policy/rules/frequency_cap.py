@@ -16,7 +16,8 @@ def check(ctx: RuleContext) -> RuleOutcome:
     )
     details: list[str] = []
     not_before = ctx.now
-    in_period = [at for at in marketing_times if at > ctx.now - policy.marketing_cap_period]
+    # Only messages already due count: ones scheduled later are decided again when they fall due.
+    in_period = [at for at in marketing_times if ctx.now - policy.marketing_cap_period < at <= ctx.now]
     if policy.marketing_cap <= 0:
         return RuleOutcome.rejected(RULE, "the policy allows no marketing messages")
     if len(in_period) >= policy.marketing_cap:
@@ -30,7 +31,7 @@ def check(ctx: RuleContext) -> RuleOutcome:
         )
     automated_times = sorted(
         sent.at for sent in ctx.contact.recent_outbound
-        if sent.source.automated and sent.topic_kind is TopicKind.MARKETING
+        if sent.source.automated and sent.topic_kind is TopicKind.MARKETING and sent.at <= ctx.now
     )
     if request.source.automated and automated_times and policy.automated_min_gap:
         gap_end = automated_times[-1] + policy.automated_min_gap

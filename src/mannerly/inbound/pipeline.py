@@ -1,0 +1,156 @@
+"""The receive pipeline: adapter event → dedupe → contact → store → keywords → conversation.
+
+One transaction per event. A replayed event (same provider id on the same
+channel kind) is recognised and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mannerly.channels.base import InboundMessage, StatusUpdate, advance_status
+from mannerly.consent.service import record_consent
+from mannerly.contacts.service import build_contact, find_contact_by_phone, parse_contact_phone
+from mannerly.conversations.service import touch_conversation_inbound
+from mannerly.errors import ProblemError
+from mannerly.messages.service import OutboundIntent, submit
+from mannerly.models import Channel, Contact, Message, MessageStatusEvent, Topic, Workspace
+from mannerly.policy.keywords import KeywordKind, KeywordMatch, classify_keyword, confirmation_text
+from mannerly.policy.types import Source
+from mannerly.workspaces.service import SERVICE_TOPIC
+
+
+@dataclass
+class Received:
+    """What the pipeline did with one inbound message."""
+
+    message: Message
+    duplicate: bool
+    keyword: KeywordMatch | None = None
+    confirmation: Message | None = None
+
+
+def find_contact_for_address(session: Session, workspace: Workspace, channel_kind: str, address: str,
+                             now: datetime) -> Contact:
+    """The contact behind a sender address on a channel, created on first contact."""
+    if channel_kind == "messenger":
+        contact = session.scalar(select(Contact).where(
+            Contact.workspace_id == workspace.id, Contact.messenger_psid == address))
+        if contact is None:
+            contact = Contact(workspace_id=workspace.id, messenger_psid=address, language=workspace.default_language,
+                              attributes={}, tags=[], created_at=now, updated_at=now)
+            session.add(contact)
+        return contact
+    phone = parse_contact_phone(address, workspace.default_country, "from")
+    contact = find_contact_by_phone(session, workspace.id, phone.e164)
+    if contact is None:
+        contact = build_contact(workspace, phone, now)
+        session.add(contact)
+    if channel_kind == "whatsapp" and not contact.whatsapp_id:
+        contact.whatsapp_id = phone.e164.lstrip("+")
+    return contact
+
+
+def receive_message(session: Session, workspace: Workspace, channel: Channel, event: InboundMessage,
+                    now: datetime) -> Received:
+    """Store one customer message and act on keywords; the caller commits."""
+    existing = session.scalar(select(Message).where(
+        Message.workspace_id == workspace.id,
+        Message.channel_kind == channel.kind,
+        Message.provider_event_id == event.provider_message_id,
+    ))
+    if existing is not None:
+        return Received(message=existing, duplicate=True)
+    contact = find_contact_for_address(session, workspace, channel.kind, event.from_address, now)
+    session.flush()
+    contact.last_inbound_at = now
+    if channel.kind == "whatsapp":
+        contact.whatsapp_last_inbound_at = now
+    contact.updated_at = now
+    conversation = touch_conversation_inbound(session, contact, now)
+    message = Message(
+        workspace_id=workspace.id,
+        contact_id=contact.id,
+        conversation_id=conversation.id,
+        direction="inbound",
+        channel_id=channel.id,
+        channel_kind=channel.kind,
+        source="customer",
+        body=event.text,
+        status="received",
+        provider_event_id=event.provider_message_id,
+        provider_message_id=event.provider_message_id,
+        media_urls=list(event.media_urls) or None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(message)
+    try:
+        session.flush()
+    except IntegrityError:
+        # A concurrent replay stored it first; this event's transaction holds nothing else.
+        session.rollback()
+        existing = session.scalar(select(Message).where(
+            Message.workspace_id == workspace.id,
+            Message.channel_kind == channel.kind,
+            Message.provider_event_id == event.provider_message_id,
+        ))
+        return Received(message=existing, duplicate=True)
+    received = Received(message=message, duplicate=False)
+    topics = session.scalars(select(Topic).where(Topic.workspace_id == workspace.id)).all()
+    keywords = {topic.keyword: topic.name for topic in topics if topic.keyword}
+    match = classify_keyword(event.text, keywords)
+    if match is not None:
+        received.keyword = match
+        received.confirmation = apply_keyword(session, workspace, contact, message, match, topics, now)
+    return received
+
+
+def apply_keyword(session: Session, workspace: Workspace, contact: Contact, message: Message,
+                  match: KeywordMatch, topics: list[Topic], now: datetime) -> Message | None:
+    """Change consent at once for STOP/START, then queue one confirmation through the normal path."""
+    topic = next((row for row in topics if row.name == match.topic), None) if match.topic else None
+    if match.kind is not KeywordKind.HELP:
+        status = "opted_out" if match.kind is KeywordKind.STOP else "opted_in"
+        record_consent(session, contact, topic, status, source="keyword", actor="customer", now=now,
+                       wording=message.body, evidence_message_id=message.id)
+    brand = (workspace.brand_names or {}).get(match.language) or (workspace.brand_names or {}).get("en") \
+        or workspace.name
+    text = confirmation_text(match.kind, match.language, brand, topic.label if topic else None)
+    intent = OutboundIntent(topic=SERVICE_TOPIC, contact_id=contact.id, text=text, language=match.language,
+                            channel=message.channel_kind, reply=True, source=Source.KEYWORD_REPLY)
+    try:
+        return submit(session, workspace, intent, now)
+    except ProblemError:
+        # The confirmation is a courtesy; a workspace without the service topic still records consent.
+        return None
+
+
+def apply_status_update(session: Session, channel: Channel, update: StatusUpdate, now: datetime) -> Message | None:
+    """Record a delivery report on its message; statuses never move backwards. None if the message is unknown."""
+    message = session.scalar(select(Message).where(
+        Message.channel_id == channel.id,
+        Message.direction == "outbound",
+        Message.provider_message_id == update.provider_message_id,
+    ))
+    if message is None:
+        return None
+    session.add(MessageStatusEvent(
+        workspace_id=message.workspace_id, message_id=message.id, status=update.status,
+        raw_status=update.raw_status, error_code=update.error_code, occurred_at=update.occurred_at or now,
+    ))
+    new_status = advance_status(message.status, update.status)
+    if new_status != message.status:
+        message.status = new_status
+        if new_status in ("delivered", "read") and message.delivered_at is None:
+            message.delivered_at = update.occurred_at or now
+        if new_status in ("failed", "undelivered"):
+            message.error_code = update.error_code
+        message.updated_at = now
+    session.flush()
+    return message

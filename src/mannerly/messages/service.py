@@ -1,0 +1,249 @@
+"""The outbound pipeline: request → gather state → decide → the message row (the outbox).
+
+Every outbound message, whoever writes it (API, agent, keyword confirmation,
+later campaigns and bots), goes through `submit`; the dry run goes through
+`check`. Both share `prepare`, so a dry run and a real send can never decide
+differently for the same input at the same moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mannerly.contacts.service import find_or_build_contact_for_phone
+from mannerly.contacts.state import enabled_channel_kinds, gather_contact_state
+from mannerly.conversations.service import touch_conversation_outbound
+from mannerly.errors import FieldError, ProblemError, invalid, not_found
+from mannerly.models import Channel, Contact, Message, Template, Topic, Workspace
+from mannerly.policy.engine import decide
+from mannerly.policy.types import Action, ContactState, Decision, Policy, SendRequest, Source
+from mannerly.policy.types import Topic as PolicyTopic
+from mannerly.policy.types import TopicKind
+from mannerly.templates.render import (
+    TemplateSecurityError,
+    TemplateSyntaxProblem,
+    UnknownTemplateVariable,
+    render_template,
+)
+from mannerly.workspaces.service import workspace_policy
+
+STATUS_FOR_ACTION = {Action.SEND: "pending", Action.DEFER: "deferred", Action.REJECT: "rejected"}
+
+
+@dataclass(frozen=True)
+class OutboundIntent:
+    """What somebody wants sent, before anything is resolved or decided."""
+
+    topic: str
+    contact_id: int | None = None
+    to: str | None = None
+    text: str | None = None
+    template: str | None = None
+    data: dict[str, Any] | None = None
+    language: str | None = None
+    channel: str | None = None
+    reply: bool = False
+    source: Source = Source.API
+    # An approved WhatsApp template the text came from (kept when a message is decided again).
+    whatsapp_template: str | None = None
+
+
+@dataclass
+class Prepared:
+    """An intent resolved against the database: the engine's inputs plus the rows behind them."""
+
+    contact: Contact
+    topic: Topic
+    request: SendRequest
+    state: ContactState
+    policy: Policy
+
+
+def policy_topic(topic: Topic) -> PolicyTopic:
+    """The engine's view of a topic row."""
+    return PolicyTopic(name=topic.name, kind=TopicKind(topic.kind), urgent=topic.urgent, keyword=topic.keyword)
+
+
+def find_topic(session: Session, workspace_id: int, name: str) -> Topic:
+    """The workspace's topic with this name, or a 422 naming the known topics."""
+    topic = session.scalar(select(Topic).where(Topic.workspace_id == workspace_id, Topic.name == name))
+    if topic is None:
+        known = session.scalars(select(Topic.name).where(Topic.workspace_id == workspace_id).order_by(Topic.name))
+        raise invalid("topic", f"unknown topic '{name}'; known topics: {', '.join(known) or 'none'}")
+    return topic
+
+
+def resolve_contact(session: Session, workspace: Workspace, intent: OutboundIntent, *, persist: bool) -> Contact:
+    """The recipient: by id, or by phone number (created when persisting, else a transient row)."""
+    if (intent.contact_id is None) == (intent.to is None):
+        raise ProblemError(422, "Invalid request", "give exactly one of contact_id and to", [
+            FieldError("contact_id", "give exactly one of contact_id and to"),
+        ])
+    if intent.contact_id is not None:
+        contact = session.get(Contact, intent.contact_id)
+        if contact is None or contact.workspace_id != workspace.id:
+            raise not_found("contact", intent.contact_id)
+        return contact
+    return find_or_build_contact_for_phone(session, workspace, intent.to, persist=persist, field="to")
+
+
+def choose_template(session: Session, workspace: Workspace, name: str, language: str) -> Template:
+    """The named template in the wanted language, else the workspace's default language, else any."""
+    rows = session.scalars(
+        select(Template).where(Template.workspace_id == workspace.id, Template.name == name)
+    ).all()
+    if not rows:
+        raise invalid("template", f"unknown template '{name}'")
+    by_language = {row.language: row for row in rows}
+    return by_language.get(language) or by_language.get(workspace.default_language) or rows[0]
+
+
+def render_intent_text(template: Template, intent: OutboundIntent, contact: Contact) -> str:
+    """The template rendered with the request's data over the contact's own fields."""
+    data: dict[str, Any] = {
+        "first_name": contact.first_name,
+        "name": contact.name,
+        "phone": contact.phone,
+        **(contact.attributes or {}),
+    }
+    data = {key: value for key, value in data.items() if value not in (None, "")}
+    data.update(intent.data or {})
+    try:
+        return render_template(template.body, data, defaults=template.variables or {})
+    except UnknownTemplateVariable as error:
+        raise invalid("data", str(error)) from error
+    except (TemplateSyntaxProblem, TemplateSecurityError) as error:
+        raise invalid("template", f"template '{template.name}' cannot be rendered: {error}") from error
+
+
+def prepare(session: Session, workspace: Workspace, intent: OutboundIntent, now: datetime, *, persist: bool,
+            exclude_message_id: int | None = None) -> Prepared:
+    """Resolve topic, contact and text, and gather the contact's state for the engine."""
+    if intent.channel is not None and intent.channel not in ("sms", "whatsapp", "messenger"):
+        raise invalid("channel", "channel must be one of sms, whatsapp, messenger")
+    topic = find_topic(session, workspace.id, intent.topic)
+    if (intent.text is None) == (intent.template is None):
+        raise invalid("text", "give exactly one of text and template")
+    contact = resolve_contact(session, workspace, intent, persist=persist)
+    language = intent.language or contact.language or workspace.default_language
+    whatsapp_template = intent.whatsapp_template
+    if intent.template is not None:
+        template = choose_template(session, workspace, intent.template, language)
+        text = render_intent_text(template, intent, contact)
+        language = template.language
+        if template.whatsapp_name and (template.whatsapp_status or "").upper() == "APPROVED":
+            whatsapp_template = template.whatsapp_name
+    else:
+        text = intent.text or ""
+        if not text.strip():
+            raise invalid("text", "text is empty")
+    policy = workspace_policy(workspace)
+    state = gather_contact_state(
+        session, contact, policy, now,
+        channel_kinds=enabled_channel_kinds(session, workspace.id),
+        exclude_message_id=exclude_message_id,
+    )
+    request = SendRequest(
+        text=text,
+        topic=policy_topic(topic),
+        source=intent.source,
+        channel=intent.channel,  # type: ignore[arg-type]
+        reply=intent.reply,
+        whatsapp_template=whatsapp_template,
+        language=language,
+    )
+    return Prepared(contact=contact, topic=topic, request=request, state=state, policy=policy)
+
+
+def check(session: Session, workspace: Workspace, intent: OutboundIntent, now: datetime) -> Decision:
+    """The dry run: the decision for this intent at `now`, writing nothing."""
+    prepared = prepare(session, workspace, intent, now, persist=False)
+    decision = decide(prepared.request, prepared.state, prepared.policy, now)
+    session.rollback()  # a dry run leaves no trace, even of autoflushed lookups
+    return decision
+
+
+def channel_for(session: Session, workspace_id: int, kind: str | None, country: str | None) -> Channel | None:
+    """The enabled channel of that kind for the contact's country, preferring country-specific ones."""
+    if kind is None:
+        return None
+    rows = session.scalars(
+        select(Channel).where(Channel.workspace_id == workspace_id, Channel.kind == kind, Channel.enabled.is_(True))
+        .order_by(Channel.id)
+    ).all()
+    for row in rows:
+        if country and country in (row.countries or []):
+            return row
+    return next((row for row in rows if not row.countries), rows[0] if rows else None)
+
+
+def request_record(prepared: Prepared, intent: OutboundIntent) -> dict[str, Any]:
+    """What the dispatcher needs to decide this message again when it falls due."""
+    request = prepared.request
+    return {
+        "channel": intent.channel,
+        "reply": request.reply,
+        "whatsapp_template": request.whatsapp_template,
+        "language": request.language,
+    }
+
+
+def submit(session: Session, workspace: Workspace, intent: OutboundIntent, now: datetime,
+           *, not_before: datetime | None = None) -> Message:
+    """Decide and write the message row in the caller's transaction; the dispatcher sends it."""
+    prepared = prepare(session, workspace, intent, now, persist=True)
+    decide_at = max(now, not_before) if not_before else now
+    decision = decide(prepared.request, prepared.state, prepared.policy, decide_at)
+    return store_decision(session, workspace, prepared, intent, decision, now)
+
+
+def store_decision(session: Session, workspace: Workspace, prepared: Prepared, intent: OutboundIntent,
+                   decision: Decision, now: datetime) -> Message:
+    """Insert the outbound message row carrying its decision (the transactional outbox)."""
+    contact = prepared.contact
+    if contact.id is None:
+        session.add(contact)
+        session.flush()
+    channel = channel_for(session, workspace.id, decision.channel, contact.country)
+    status = STATUS_FOR_ACTION[decision.action]
+    if decision.action is Action.DEFER and decision.send_at and decision.send_at <= now:
+        status = "pending"
+    conversation = touch_conversation_outbound(session, contact, now)
+    message = Message(
+        workspace_id=workspace.id,
+        contact_id=contact.id,
+        conversation_id=conversation.id,
+        direction="outbound",
+        channel_id=channel.id if channel else None,
+        channel_kind=decision.channel,
+        topic_id=prepared.topic.id,
+        source=intent.source.value,
+        body=prepared.request.text,
+        final_text=decision.final_text,
+        decision=decision.as_dict(),
+        request=request_record(prepared, intent),
+        status=status,
+        status_detail=rejection_summary(decision) if decision.action is Action.REJECT else None,
+        send_at=decision.send_at,
+        segments=decision.segments,
+        encoding=decision.encoding,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(message)
+    if decision.action is not Action.REJECT:
+        contact.last_outbound_at = now
+    session.flush()
+    return message
+
+
+def rejection_summary(decision: Decision) -> str:
+    """One line saying why a message was refused."""
+    refusals = [reason.detail for reason in decision.reasons if reason.verdict.value == "reject"]
+    errors = [finding.detail for finding in decision.lint if finding.severity.value == "error"]
+    return "; ".join(refusals + errors) or "refused"

@@ -1,0 +1,323 @@
+"""The dispatcher: claim due outbound rows, decide again, hand each to its provider once, record the result.
+
+Hand-off-once protocol:
+1. claim: due rows get a lease (`lease_until`) so no other worker takes them;
+2. decide again with fresh state (a STOP stored since queueing wins; deferred
+   messages are re-checked at their due time);
+3. mark the row `sending` and commit, before any I/O;
+4. call the adapter; record `sent`/`queued`, `failed`, or `unknown` (the
+   request left but no answer came: never resent, reconciled later);
+5. a row found in `sending` with an expired lease belonged to a worker that
+   died mid hand-off: it becomes `unknown`, is reconciled where the provider
+   can be asked, and is never resent blindly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from mannerly.channels.base import OutboundMessage, SendResult, advance_status
+from mannerly.errors import ProblemError
+from mannerly.inbound.pipeline import apply_status_update
+from mannerly.messages.service import OutboundIntent, channel_for, prepare, rejection_summary
+from mannerly.models import Channel, Contact, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
+from mannerly.policy.engine import decide
+from mannerly.policy.types import Action, Source
+from mannerly.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+DUE_STATUSES = ("pending", "deferred")
+# Retries of refusals that said "try later" (429, 5xx before acceptance).
+RETRY_BASE = timedelta(seconds=2)
+RETRY_MAX = timedelta(minutes=10)
+MESSAGE_VALIDITY = timedelta(hours=24)
+
+
+@dataclass
+class DispatchStats:
+    """What one pass of the dispatcher did."""
+
+    claimed: int = 0
+    sent: int = 0
+    deferred: int = 0
+    rejected: int = 0
+    failed: int = 0
+    unknown: int = 0
+    retried: int = 0
+    receipts: int = 0
+    recovered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Dispatcher:
+    """Sends due messages of every workspace; one instance per worker thread or process."""
+
+    def __init__(self, runtime: Runtime, worker_id: str = "worker") -> None:
+        """Bind to a runtime (database, clock, adapters)."""
+        self.runtime = runtime
+        self.worker_id = worker_id
+
+    # -- one pass -----------------------------------------------------------------------
+
+    def run_once(self) -> DispatchStats:
+        """Recover abandoned hand-offs, send what is due, and apply waiting delivery receipts."""
+        stats = DispatchStats()
+        self.recover_abandoned(stats)
+        for message_id in self.claim_due():
+            stats.claimed += 1
+            try:
+                self.dispatch(message_id, stats)
+            except Exception as error:  # one bad row must not stop the others
+                log.exception("dispatch of message %s failed", message_id)
+                stats.errors.append(f"{message_id}: {error}")
+        self.poll_receipts(stats)
+        return stats
+
+    def claim_due(self) -> list[int]:
+        """Lease a batch of due rows to this worker and return their ids."""
+        settings = self.runtime.settings
+        now = self.runtime.now()
+        with self.runtime.session() as session:
+            due = (
+                select(Message.id)
+                .where(
+                    Message.direction == "outbound",
+                    Message.status.in_(DUE_STATUSES),
+                    Message.send_at <= now,
+                    or_(Message.lease_until.is_(None), Message.lease_until < now),
+                )
+                .order_by(Message.send_at, Message.id)
+                .limit(settings.dispatch_batch_size)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            ids = list(session.scalars(due))
+            if not ids:
+                return []
+            claimed = session.scalars(
+                update(Message)
+                .where(
+                    Message.id.in_(ids),
+                    Message.status.in_(DUE_STATUSES),
+                    or_(Message.lease_until.is_(None), Message.lease_until < now),
+                )
+                .values(lease_until=now + timedelta(seconds=settings.lease_seconds),
+                        attempts=Message.attempts + 1)
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            session.commit()
+        return sorted(claimed)
+
+    # -- one message --------------------------------------------------------------------
+
+    def dispatch(self, message_id: int, stats: DispatchStats) -> None:
+        """Decide one claimed message again and, if it may go now, hand it to its provider."""
+        now = self.runtime.now()
+        with self.runtime.session() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.status not in DUE_STATUSES:
+                return
+            workspace = session.get(Workspace, message.workspace_id)
+            outcome = self.redecide(session, workspace, message, now)
+            if outcome is None:
+                session.commit()
+                stats.rejected += message.status == "rejected"
+                stats.deferred += message.status == "deferred"
+                return
+            channel = outcome
+            message.status = "sending"
+            message.updated_at = now
+            session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
+                                           status="sending", occurred_at=now))
+            outbound = OutboundMessage(
+                message_id=message.id,
+                to=self.address_of(session, message, channel),
+                text=message.final_text or message.body,
+                config=dict(channel.config or {}),
+                sender_id=channel.sender_id,
+                segments=message.segments or 1,
+                encoding=message.encoding or "GSM-7",
+                options=self.options_of(message),
+            )
+            # The row says "sending" durably before any byte leaves: a crash from here on
+            # leads to reconciliation, never to a second hand-off.
+            session.commit()
+            adapter = self.runtime.channels.adapter_for(channel, self.runtime)
+        started = self.runtime.now()
+        try:
+            result = adapter.send(outbound)
+        except Exception as error:  # the request may have left: the outcome is unknown
+            log.warning("hand-off of message %s raised %s; marking unknown", message_id, error)
+            result = SendResult(accepted=False, status="unknown", error_detail=f"hand-off error: {error}")
+        self.record_result(message_id, channel.id, result, started, stats)
+
+    def redecide(self, session: Session, workspace: Workspace, message: Message, now: datetime) -> Channel | None:
+        """Run the engine again for a due message; returns its channel when it may go now."""
+        request = message.request or {}
+        topic_name = session.scalar(select(Topic.name).where(Topic.id == message.topic_id))
+        intent = OutboundIntent(
+            topic=topic_name or "",
+            contact_id=message.contact_id,
+            text=message.body,
+            language=request.get("language"),
+            channel=request.get("channel"),
+            reply=bool(request.get("reply")),
+            source=Source(message.source),
+            whatsapp_template=request.get("whatsapp_template"),
+        )
+        try:
+            prepared = prepare(session, workspace, intent, now, persist=True, exclude_message_id=message.id)
+        except ProblemError as error:
+            return self.finish(message, "rejected", now, f"cannot be sent any more: {error}")
+        decision = decide(prepared.request, prepared.state, prepared.policy, now)
+        message.decision = decision.as_dict()
+        message.final_text = decision.final_text
+        message.segments, message.encoding = decision.segments, decision.encoding
+        message.lease_until = None
+        if decision.action is Action.REJECT:
+            return self.finish(message, "rejected", now, rejection_summary(decision))
+        if decision.action is Action.DEFER:
+            message.status, message.send_at, message.updated_at = "deferred", decision.send_at, now
+            return None
+        channel = channel_for(session, workspace.id, decision.channel, prepared.contact.country)
+        if channel is None:
+            return self.finish(message, "failed", now, f"no enabled {decision.channel} channel")
+        message.channel_id, message.channel_kind = channel.id, channel.kind
+        message.lease_until = now + timedelta(seconds=self.runtime.settings.lease_seconds)
+        return channel
+
+    def finish(self, message: Message, status: str, now: datetime, detail: str) -> None:
+        """End a message without a hand-off."""
+        message.status, message.status_detail, message.updated_at = status, detail, now
+        message.lease_until = None
+        return None
+
+    @staticmethod
+    def address_of(session: Session, message: Message, channel: Channel) -> str:
+        """The recipient's address on the channel the message goes by."""
+        contact = session.get(Contact, message.contact_id)
+        if channel.kind == "messenger":
+            return contact.messenger_psid or ""
+        if channel.kind == "whatsapp":
+            return "+" + contact.whatsapp_id.lstrip("+") if contact.whatsapp_id else (contact.phone or "")
+        return contact.phone or ""
+
+    @staticmethod
+    def options_of(message: Message) -> dict:
+        """Channel-specific options stored with the request."""
+        template = (message.request or {}).get("whatsapp_template")
+        return {"whatsapp_template": template} if template else {}
+
+    def record_result(self, message_id: int, channel_id: int, result: SendResult, started: datetime,
+                      stats: DispatchStats) -> None:
+        """Store what the provider answered, and the redacted exchange."""
+        now = self.runtime.now()
+        with self.runtime.session() as session:
+            message = session.get(Message, message_id)
+            if result.exchange is not None:
+                exchange = result.exchange
+                session.add(ProviderExchange(
+                    workspace_id=message.workspace_id, channel_id=channel_id, message_id=message.id,
+                    direction="outbound_request", request=exchange.request, response=exchange.response,
+                    status_code=exchange.status_code,
+                    duration_ms=exchange.duration_ms if exchange.duration_ms is not None
+                    else int((now - started).total_seconds() * 1000),
+                    created_at=now,
+                ))
+            message.lease_until = None
+            message.updated_at = now
+            if result.accepted:
+                message.provider_message_id = result.provider_message_id
+                message.status = advance_status(message.status, result.status)
+                message.sent_at = message.sent_at or now
+                stats.sent += 1
+            elif result.status == "unknown":
+                message.status = advance_status(message.status, "unknown")
+                message.status_detail = result.error_detail or "no answer from the provider; not resent"
+                stats.unknown += 1
+            elif result.retryable and now - message.created_at < MESSAGE_VALIDITY:
+                # Refused before acceptance with "try later": safe to hand off again.
+                delay = min(RETRY_BASE * (2 ** max(message.attempts - 1, 0)), RETRY_MAX)
+                message.status, message.send_at = "pending", now + delay
+                message.status_detail = f"provider asked to retry: {result.error_code or ''} {result.error_detail or ''}".strip()
+                stats.retried += 1
+            else:
+                message.status = "failed"
+                message.error_code = result.error_code
+                message.status_detail = result.error_detail
+                stats.failed += 1
+            session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
+                                           status=message.status, raw_status=result.status,
+                                           error_code=result.error_code, occurred_at=now))
+            session.commit()
+
+    # -- recovery and receipts ------------------------------------------------------------
+
+    def recover_abandoned(self, stats: DispatchStats) -> None:
+        """Rows left in `sending` by a dead worker become `unknown` (never resent), then are reconciled."""
+        now = self.runtime.now()
+        with self.runtime.session() as session:
+            rows = session.scalars(select(Message).where(
+                Message.status == "sending", Message.lease_until.is_not(None), Message.lease_until < now,
+            ).limit(500)).all()
+            for message in rows:
+                message.status = "unknown"
+                message.lease_until = None
+                message.status_detail = "the worker stopped during hand-off; not resent, awaiting reconciliation"
+                message.updated_at = now
+                session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
+                                               status="unknown", occurred_at=now))
+                stats.recovered += 1
+            session.commit()
+
+    def poll_receipts(self, stats: DispatchStats) -> None:
+        """Apply delivery receipts that adapters queue in memory (the simulator)."""
+        now = self.runtime.now()
+        with self.runtime.session() as session:
+            channels = session.scalars(select(Channel).where(Channel.enabled.is_(True))).all()
+            for channel in channels:
+                adapter = self.runtime.channels.adapter_for(channel, self.runtime)
+                due = getattr(adapter, "due_status_updates", None)
+                if due is None:
+                    continue
+                for update_event in due(now):
+                    if apply_status_update(session, channel, update_event, now) is not None:
+                        stats.receipts += 1
+            session.commit()
+
+
+class WorkerThread(threading.Thread):
+    """Runs the dispatcher in a loop inside the web process (the embedded default)."""
+
+    def __init__(self, runtime: Runtime, worker_id: str = "in-process") -> None:
+        """A daemon thread that stops when asked."""
+        super().__init__(name=f"mannerly-{worker_id}", daemon=True)
+        self.dispatcher = Dispatcher(runtime, worker_id)
+        self.runtime = runtime
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        """Loop until stopped; a pass that found work is followed at once by another."""
+        interval = self.runtime.settings.dispatch_interval_seconds
+        while not self.stopping.is_set():
+            try:
+                stats = self.dispatcher.run_once()
+                busy = stats.claimed >= self.runtime.settings.dispatch_batch_size
+            except Exception:
+                log.exception("dispatcher pass failed")
+                busy = False
+            if not busy:
+                self.stopping.wait(interval)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the loop to finish its current pass and wait for it."""
+        self.stopping.set()
+        self.join(timeout)
