@@ -1,0 +1,59 @@
+"""SQLAlchemy tables of Mannerly, one module per table or small group; no business logic here.
+
+Importing this package registers every table on `Base.metadata` (Alembic relies on it).
+JSON columns are plain JSON: assign a new dict/list to change them, in-place edits are not tracked.
+"""
+
+from mannerly.models.audit import AuditEvent
+from mannerly.models.base import NAMING_CONVENTION, Base, UTCDateTime, utc_now
+from mannerly.models.channel import CHANNEL_PROVIDERS, Channel
+from mannerly.models.consent import CONSENT_SOURCES, CONSENT_STATUSES, Consent, ConsentEvent
+from mannerly.models.contact import Contact
+from mannerly.models.conversation import CONVERSATION_STATUSES, Conversation
+from mannerly.models.idempotency import IdempotencyKey
+from mannerly.models.message import (
+    INBOUND_STATUSES,
+    MESSAGE_DIRECTIONS,
+    MESSAGE_SOURCES,
+    OUTBOUND_STATUSES,
+    Message,
+    MessageStatusEvent,
+)
+from mannerly.models.provider_exchange import EXCHANGE_DIRECTIONS, ProviderExchange
+from mannerly.models.template import Template
+from mannerly.models.topic import TOPIC_KINDS, Topic
+from mannerly.models.user import USER_ROLES, ApiKey, User
+from mannerly.models.workspace import Workspace
+
+__all__ = [
+    "CHANNEL_PROVIDERS",
+    "CONSENT_SOURCES",
+    "CONSENT_STATUSES",
+    "CONVERSATION_STATUSES",
+    "EXCHANGE_DIRECTIONS",
+    "INBOUND_STATUSES",
+    "MESSAGE_DIRECTIONS",
+    "MESSAGE_SOURCES",
+    "NAMING_CONVENTION",
+    "OUTBOUND_STATUSES",
+    "TOPIC_KINDS",
+    "USER_ROLES",
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "Channel",
+    "Consent",
+    "ConsentEvent",
+    "Contact",
+    "Conversation",
+    "IdempotencyKey",
+    "Message",
+    "MessageStatusEvent",
+    "ProviderExchange",
+    "Template",
+    "Topic",
+    "UTCDateTime",
+    "User",
+    "Workspace",
+    "utc_now",
+]

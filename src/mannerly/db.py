@@ -1,0 +1,109 @@
+"""Database engines, sessions and migrations for SQLite (embedded) and PostgreSQL (scale-out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def normalize_database_url(url: str | URL) -> URL:
+    """Parse a database URL and pick the driver Mannerly uses (psycopg 3 for PostgreSQL)."""
+    parsed = make_url(str(url)) if not isinstance(url, URL) else url
+    if parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg2"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The file behind a SQLite URL, or None for an in-memory database."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _configure_sqlite_connection(dbapi_connection, _connection_record) -> None:
+    """Turn on WAL, foreign keys and a busy timeout on every new SQLite connection."""
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets the web UI read while the in-process worker writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # SQLite ignores foreign keys unless asked, per connection.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # Wait for a competing writer instead of failing at once with "database is locked".
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL with Mannerly's connection settings.
+
+    For a SQLite file, the parent directory is created when missing.
+    """
+    parsed = normalize_database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        sqlite_file = _sqlite_file(parsed)
+        if sqlite_file is not None:
+            sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        # The pysqlite driver's own transaction handling is kept on purpose: it opens the
+        # transaction at the first write, so a session that reads and then writes never
+        # fails on a stale WAL snapshot (SQLITE_BUSY_SNAPSHOT ignores busy_timeout).
+        # Reads outside that window see committed data, like PostgreSQL's READ COMMITTED.
+        engine = create_engine(
+            parsed,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        return engine
+    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """A session factory whose objects stay readable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def alembic_config(url: str | URL | None = None, *, engine: Engine | None = None) -> Config:
+    """An Alembic configuration pointing at the migrations inside the package (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # The URL travels in `attributes`, not in the ini options, so a password with "%" survives.
+    if url is not None:
+        config.attributes["database_url"] = normalize_database_url(url)
+    if engine is not None:
+        config.attributes["engine"] = engine
+    return config
+
+
+def upgrade_database(url: str | URL | Engine, revision: str = "head") -> None:
+    """Run the Alembic migrations up to `revision` (default: the newest) on a database."""
+    if isinstance(url, Engine):
+        command.upgrade(alembic_config(engine=url), revision)
+    else:
+        command.upgrade(alembic_config(url), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision a database is at, or None when it was never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """The newest migration revision shipped with this version of Mannerly."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
