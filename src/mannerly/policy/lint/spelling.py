@@ -1,0 +1,119 @@
+"""spelling (L8): possible misspellings, where an offline dictionary exists.
+
+Uses the optional `pyspellchecker` package (its word lists ship inside the
+wheel). Only English has a dictionary there; for Korean, Indonesian and Greek,
+or when the package is not installed, the check quietly finds nothing.
+
+To avoid false alarms it skips: words with digits, capitalised words (names,
+brands, sentence starts), words containing non-Latin letters, the brand
+name, slang (the slang check reports it), common business abbreviations, and
+British spellings whose American form is known (colour, organise, centre).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from mannerly.policy.lint._common import LintContext, fold, words
+from mannerly.policy.lint.slang import SLANG_ANYWHERE, SLANG_OWN_LANGUAGE
+from mannerly.policy.types import LintFinding, Severity
+
+CHECK = "spelling"
+MAX_LISTED = 5
+DICTIONARY_LANGUAGES = ("en",)
+
+BUSINESS_WORDS = frozenset(
+    {
+        "sms", "otp", "pin", "cvv", "url", "app", "apps", "faq", "qr", "vip", "promo", "promos", "checkout",
+        "login", "logout", "signup", "whatsapp", "wifi", "ok", "okay", "covid", "ebook", "etc", "eg", "ie",
+        "am", "pm", "hr", "hrs", "min", "mins", "pcs", "qty", "rsvp", "unsubscribe", "opt", "optout", "txt",
+    }
+)
+_LATIN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+# British endings and their American forms, for words the dictionary lacks.
+_BRITISH_TO_AMERICAN = (
+    ("our", "or"), ("ours", "ors"), ("oured", "ored"), ("ouring", "oring"),
+    ("ise", "ize"), ("ised", "ized"), ("ising", "izing"), ("isation", "ization"),
+    ("yse", "yze"), ("ysed", "yzed"), ("tre", "ter"), ("tres", "ters"), ("ogue", "og"),
+    ("lled", "led"), ("lling", "ling"), ("ence", "ense"),
+)
+
+
+@lru_cache(maxsize=4)
+def _dictionary(language: str):
+    """The spell checker for a language, or None when none is available."""
+    if language not in DICTIONARY_LANGUAGES:
+        return None
+    try:
+        from spellchecker import SpellChecker  # optional dependency: pyspellchecker
+    except ImportError:
+        return None
+    return SpellChecker(language=language)
+
+
+def dictionary_available(language: str) -> bool:
+    """True when misspellings can be checked in this language."""
+    return _dictionary(language) is not None
+
+
+def _known_british_spelling(word: str, known) -> bool:
+    """True when the word is a British spelling of a word the dictionary knows."""
+    for british, american in _BRITISH_TO_AMERICAN:
+        if word.endswith(british) and known(word[: -len(british)] + american):
+            return True
+    return False
+
+
+def _candidates(text: str, context: LintContext) -> list[str]:
+    """Lower-case words worth looking up, in order, each once."""
+    brand_words = {fold(part) for part in words(context.brand or "")}
+    slang = set(SLANG_ANYWHERE.get("en", {})) | set(SLANG_OWN_LANGUAGE.get("en", {}))
+    picked: list[str] = []
+    for word in words(text):
+        word = word.replace("’", "'")
+        if not _LATIN_WORD.fullmatch(word):
+            continue  # capitalised, digits, or non-Latin letters
+        if len(word) <= 2 or word in brand_words or word in slang or word in BUSINESS_WORDS:
+            continue
+        if word not in picked:
+            picked.append(word)
+    return picked
+
+
+def misspelled_words(text: str, context: LintContext) -> list[tuple[str, str | None]]:
+    """Words the dictionary does not know, with its best correction if it has one."""
+    checker = _dictionary(context.language)
+    if checker is None:
+        return []
+    candidates = _candidates(text, context)
+    unknown = checker.unknown(candidates)
+
+    def known(word: str) -> bool:
+        """True when the dictionary knows the word."""
+        return not checker.unknown([word])
+
+    found = []
+    for word in candidates:
+        if word in unknown and not _known_british_spelling(word, known):
+            correction = checker.correction(word)
+            found.append((word, correction if correction and correction != word else None))
+    return found
+
+
+def check(text: str, context: LintContext) -> list[LintFinding]:
+    """Warn about probable misspellings in languages with a dictionary."""
+    found = misspelled_words(text, context)
+    if not found:
+        return []
+    listed = found[:MAX_LISTED]
+    names = ", ".join(word for word, _ in listed)
+    fixes = "; ".join(f"{word} → {correction}" for word, correction in listed if correction)
+    return [
+        LintFinding(
+            CHECK,
+            Severity.WARNING,
+            f"Possible spelling mistakes: {names}" + (" and more." if len(found) > MAX_LISTED else "."),
+            suggestion=f"Did you mean: {fixes}?" if fixes else "Check the spelling of these words.",
+        )
+    ]
