@@ -18,6 +18,7 @@ Pure functions, no I/O. Decisions worth knowing:
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 GSM_7 = "GSM-7"
@@ -149,7 +150,7 @@ def _ucs2_unit_cost(char: str) -> int:
     return 2 if ord(char) > 0xFFFF else 1
 
 
-def _pack(text: str, unit_cost, single_limit: int, multi_limit: int) -> list[str]:
+def _pack(text: str, unit_cost: Callable[[str], int], single_limit: int, multi_limit: int) -> list[str]:
     """Split a text into segments without cutting a character's units apart."""
     total = sum(unit_cost(char) for char in text)
     if total <= single_limit:

@@ -68,6 +68,13 @@ def _ip_links(text: str) -> list[str]:
     return found
 
 
+def has_foreign_link(text: str, own_domains: tuple[str, ...] = ()) -> bool:
+    """True when the text links anywhere outside the business's own domains."""
+    if any(not _is_own_domain(host, own_domains) for host in link_hosts(text)):
+        return True
+    return bool(_ip_links(text))
+
+
 def check(text: str, context: LintContext) -> list[LintFinding]:
     """Warn about public shorteners and raw IP-address links."""
     own_domains = context.policy.tracked_link_domains

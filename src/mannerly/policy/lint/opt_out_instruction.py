@@ -88,6 +88,7 @@ def fix(text: str, context: LintContext) -> tuple[str, list[LintFinding]]:
         LintFinding(
             CHECK,
             Severity.FIXED,
-            f'Added the opt-out instruction "{instruction}" ({shown_language}): marketing messages must say how to stop them.',
+            f'Added the opt-out instruction "{instruction}" ({shown_language}): '
+            "marketing messages must say how to stop them.",
         )
     ]

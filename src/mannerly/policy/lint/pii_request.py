@@ -6,9 +6,13 @@ it AND no negation or warning word ("never", "jangan", "절대", "μην"): so
 "We will never ask for your PIN" and "Jangan berikan PIN Anda" pass while
 "Please reply with your card number" is refused.
 
-One-time codes are special: businesses legitimately tell customers to enter
-them, so for OTP / verification codes only verbs that hand the code back to
-the business (reply, send, tell, share) count, not "enter" or "입력".
+Verbs that hand data back to the business (reply, send, tell, 알려, kirim,
+στείλτε) always make a request. Verbs that have the customer type data in
+somewhere (enter, update, 입력, masukkan, εισάγετε) count only when the
+message carries a link outside the business's own domains: "update your card
+details in the app" is a normal billing reminder, "enter your PIN at
+bit.ly/x" is phishing. One-time codes only ever count with the first kind:
+telling customers to enter a code is what OTP messages are for.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from mannerly.policy.lint._common import LintContext, fold, language_name, sentences
+from mannerly.policy.lint.link import has_foreign_link
 from mannerly.policy.types import LintFinding, Severity
 
 CHECK = "pii_request"
@@ -48,7 +53,9 @@ _RULES: dict[str, _LanguageRules] = {
             r"\bshare\b", r"\bread\s+(?:it\s+)?out\b", r"\blet\s+us\s+know\b", r"\bwhat(?:'s|’s|\s+is)\s+your\b",
             r"\bneed\s+your\b", r"\brequire\s+your\b",
         ),
-        entering_verbs=(r"\benter\b", r"\btype\b", r"\bconfirm\b", r"\bverify\b", r"\bupdate\b", r"\bsubmit\b", r"\binput\b"),
+        entering_verbs=(
+            r"\benter\b", r"\btype\b", r"\bconfirm\b", r"\bverify\b", r"\bupdate\b", r"\bsubmit\b", r"\binput\b",
+        ),
         negations=(
             r"\bnever\b", r"\bnot\b", r"n't\b", r"n’t\b", r"\bno\s+one\b", r"\bnobody\b", r"\bbeware\b",
             r"\bscam", r"\bfraud",
@@ -65,7 +72,9 @@ _RULES: dict[str, _LanguageRules] = {
             r"\bkirim", r"\bbalas", r"\bberi(?:kan|tahu|tahukan)\b", r"\bsebutkan\b", r"\binformasikan\b",
             r"\bbagikan\b", r"\bkasih\b", r"\bsampaikan\b", r"\bberapa\b", r"\bperlu\b",
         ),
-        entering_verbs=(r"\bmasukkan\b", r"\bisi(?:kan)?\b", r"\bkonfirmasi", r"\bverifikasi", r"\bketik\b", r"\bperbarui\b"),
+        entering_verbs=(
+            r"\bmasukkan\b", r"\bisi(?:kan)?\b", r"\bkonfirmasi", r"\bverifikasi", r"\bketik\b", r"\bperbarui\b",
+        ),
         negations=(r"\bjangan\b", r"\btidak\b", r"\btak\b", r"\bbukan\b", r"\bhindari\b", r"\bwaspada", r"\bpenipu"),
     ),
     "ko": _LanguageRules(
@@ -74,9 +83,14 @@ _RULES: dict[str, _LanguageRules] = {
             r"주민\s*번호", r"계좌\s*번호", r"보안\s*카드", r"여권\s*번호", r"공인\s*인증서", r"신분증\s*번호",
         ),
         one_time_codes=(r"인증\s*번호", r"\botp\b", r"승인\s*번호"),
-        giving_verbs=(r"알려", r"보내", r"회신", r"답장", r"말씀", r"불러", r"전송", r"남겨", r"제공", r"기재", r"적어"),
+        giving_verbs=(
+            r"알려", r"보내", r"회신", r"답장", r"말씀", r"불러", r"전송", r"남겨", r"제공", r"기재", r"적어",
+        ),
         entering_verbs=(r"입력", r"등록해", r"확인\s*부탁"),
-        negations=(r"절대", r"않", r"마세요", r"마십시오", r"마시기", r"말고", r"말아", r"금지", r"사기", r"주의", r"(?<![가-힣])안\s"),
+        negations=(
+            r"절대", r"않", r"마세요", r"마십시오", r"마시기", r"말고", r"말아", r"금지", r"사기", r"주의",
+            r"(?<![가-힣])안\s",  # "안 물어봅니다", but not 안내 (notice)
+        ),
     ),
     "el": _LanguageRules(
         secrets=(
@@ -120,8 +134,9 @@ def _as_written(sentence: str, folded: str, match: re.Match[str]) -> str:
     return match.group(0).strip()
 
 
-def find_requests(text: str) -> list[tuple[str, str, str]]:
+def find_requests(text: str, own_domains: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
     """Sentences that ask for personal data: (language, the data as written, sentence)."""
+    secret_verbs = "any_verbs" if has_foreign_link(text, own_domains) else "giving_verbs"
     requests = []
     for sentence in sentences(text):
         folded = fold(sentence)
@@ -129,7 +144,7 @@ def find_requests(text: str) -> list[tuple[str, str, str]]:
             if patterns["negations"].search(folded):
                 continue
             secret = patterns["secrets"].search(folded)
-            if secret and patterns["any_verbs"].search(folded):
+            if secret and patterns[secret_verbs].search(folded):
                 requests.append((language, _as_written(sentence, folded, secret), sentence))
                 break
             code = patterns["one_time_codes"].search(folded)
@@ -141,7 +156,7 @@ def find_requests(text: str) -> list[tuple[str, str, str]]:
 
 def check(text: str, context: LintContext) -> list[LintFinding]:
     """Refuse messages that ask the customer for card numbers, passwords, IDs or account numbers."""
-    requests = find_requests(text)
+    requests = find_requests(text, context.policy.tracked_link_domains)
     if not requests:
         return []
     asked = ", ".join(dict.fromkeys(f'"{what.strip()}" ({language_name(language)})' for language, what, _ in requests))

@@ -49,7 +49,8 @@ def _dictionary(language: str):
         from spellchecker import SpellChecker  # optional dependency: pyspellchecker
     except ImportError:
         return None
-    return SpellChecker(language=language)
+    # Corrections one edit away only: distance 2 takes seconds on long unknown words.
+    return SpellChecker(language=language, distance=1)
 
 
 def dictionary_available(language: str) -> bool:
