@@ -52,6 +52,9 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text)  # as requested (outbound) or received (inbound)
     final_text: Mapped[str | None] = mapped_column(Text)  # what the engine decided to send
     decision: Mapped[dict[str, Any] | None] = mapped_column()  # Decision.as_dict()
+    # How the message was asked for (channel, reply, template, language): the dispatcher
+    # decides it again from this when it falls due.
+    request: Mapped[dict[str, Any] | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(16))  # OUTBOUND_STATUSES or INBOUND_STATUSES
     status_detail: Mapped[str | None] = mapped_column(Text)
     send_at: Mapped[datetime | None]  # when the message is due (outbound)

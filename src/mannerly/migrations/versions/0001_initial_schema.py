@@ -181,6 +181,7 @@ def upgrade() -> None:
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('final_text', sa.Text(), nullable=True),
     sa.Column('decision', sa.JSON(), nullable=True),
+    sa.Column('request', sa.JSON(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('status_detail', sa.Text(), nullable=True),
     sa.Column('send_at', sa.DateTime(timezone=True), nullable=True),
