@@ -21,6 +21,7 @@ class InvalidPhoneNumber(ValueError):
     """A string that is not a valid phone number; `reason` says why in plain words."""
 
     def __init__(self, raw: str, reason: str) -> None:
+        """Keep the raw input and the plain-language reason."""
         super().__init__(f"invalid phone number {raw!r}: {reason}")
         self.raw = raw
         self.reason = reason

@@ -55,6 +55,7 @@ class UnknownTemplateVariable(ValueError):
     """A template uses variables nobody knows; `names` lists them, sorted."""
 
     def __init__(self, names: Iterable[str], known: Iterable[str] = ()) -> None:
+        """Keep the offending names and the known ones, both sorted."""
         self.names = sorted(set(names))
         self.known = sorted(set(known))
         super().__init__(self._describe())
@@ -77,6 +78,7 @@ class TemplateSyntaxProblem(ValueError):
     """A malformed template, or a construct message templates do not support."""
 
     def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        """Keep the problem and where it is (Jinja reports lines, not columns)."""
         where = f" (line {line}" + (f", column {column}" if column else "") + ")" if line else ""
         super().__init__(f"template syntax problem: {message}{where}")
         self.message = message
@@ -198,6 +200,7 @@ def _guard_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]
     skip = 2 if hasattr(function, "jinja_pass_arg") else 1
 
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        """Call the filter after checking its size arguments, then check its result."""
         if name in _SIZED_FILTERS:
             _refuse_big_numbers([*args[skip:], *kwargs.values()])
         if name == "replace" and len(args) >= skip + 2:
@@ -216,6 +219,7 @@ class _MessageSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def __init__(self) -> None:
+        """Set up the sandbox: plain text, strict undefined, trimmed globals, guarded filters."""
         super().__init__(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
         # Only globals a message could need; lipsum() and friends can only cost time.
         self.globals = {"range": _capped_range, "dict": dict, "namespace": self.globals["namespace"]}
