@@ -167,3 +167,63 @@ def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(tmp_pat
     engine.dispose()
     upgrade_database(url)
     assert schema_differences(url) == []
+
+
+def test_threads_writing_at_once_wait_for_each_other_instead_of_failing(tmp_path: Path) -> None:
+    """Read-then-write sessions from several threads (web requests + in-process worker) all commit."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    with factory() as session:
+        session.add(Workspace(name="shared"))
+        session.commit()
+    errors: list[str] = []
+
+    def write_many(thread: int) -> None:
+        try:
+            for n in range(30):
+                with factory() as session:
+                    shared = session.scalars(select(Workspace).where(Workspace.name == "shared")).one()
+                    shared.default_language = f"t{thread}"
+                    session.add(Workspace(name=f"w{thread}-{n}"))
+                    session.commit()
+        except Exception as error:  # collected so the assertion shows what went wrong
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=write_many, args=(thread,)) for thread in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Workspace)) == 1 + 6 * 30
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_concurrent_upgrades_on_postgres_do_not_collide(postgres_url: str) -> None:
+    """Several processes starting at once may all migrate; the advisory lock serializes them.
+
+    Separate processes, not threads: Alembic's `context` is process-global.
+    """
+    import subprocess
+    import sys
+
+    script = "import sys; from mannerly.db import upgrade_database; upgrade_database(sys.argv[1])"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script, postgres_url], stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    failures = []
+    for process in processes:
+        _, stderr = process.communicate(timeout=60)
+        if process.returncode != 0:
+            failures.append(stderr)
+    assert failures == []
+    assert schema_differences(postgres_url) == []

@@ -13,6 +13,8 @@ from mannerly.models.base import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
+# Any fixed number: PostgreSQL advisory lock taken while migrating.
+MIGRATION_LOCK_ID = 0x6D616E6E
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
@@ -34,6 +36,16 @@ def _configure(connection: Connection) -> None:
     )
 
 
+def _run_locked(connection: Connection) -> None:
+    """Run the migrations in one transaction, serialized across processes on PostgreSQL."""
+    with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several `mannerly serve` processes may start together; the others wait here
+            # and then find the database already at head.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
+        context.run_migrations()
+
+
 def run_migrations_offline() -> None:
     """Write the migration SQL instead of running it (`alembic upgrade --sql`)."""
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
@@ -53,8 +65,7 @@ def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
         _configure(connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _run_locked(connection)
         return
     engine = config.attributes.get("engine")
     owns_engine = engine is None
@@ -64,8 +75,7 @@ def run_migrations_online() -> None:
     try:
         with engine.connect() as connection:
             _configure(connection)
-            with context.begin_transaction():
-                context.run_migrations()
+            _run_locked(connection)
             connection.commit()
     finally:
         if owns_engine:
