@@ -104,7 +104,7 @@ def receive_message(session: Session, workspace: Workspace, channel: Channel, ev
     received = Received(message=message, duplicate=False)
     topics = session.scalars(select(Topic).where(Topic.workspace_id == workspace.id)).all()
     keywords = {topic.keyword: topic.name for topic in topics if topic.keyword}
-    match = classify_keyword(event.text, keywords)
+    match = classify_keyword(event.text, keywords, language_hint=contact.language)
     if match is not None:
         received.keyword = match
         received.confirmation = apply_keyword(session, workspace, contact, message, match, topics, now)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from mannerly.contacts.service import find_or_build_contact_for_phone
 from mannerly.contacts.state import enabled_channel_kinds, gather_contact_state
 from mannerly.conversations.service import touch_conversation_outbound
+from mannerly.kit.language import guess_language
 from mannerly.errors import FieldError, ProblemError, invalid, not_found
 from mannerly.models import Channel, Contact, Message, Template, Topic, Workspace
 from mannerly.policy.engine import decide
@@ -25,6 +26,7 @@ from mannerly.policy.types import Action, ContactState, Decision, Policy, SendRe
 from mannerly.policy.types import Topic as PolicyTopic
 from mannerly.policy.types import TopicKind
 from mannerly.templates.render import (
+    TemplateRenderError,
     TemplateSecurityError,
     TemplateSyntaxProblem,
     UnknownTemplateVariable,
@@ -117,7 +119,7 @@ def render_intent_text(template: Template, intent: OutboundIntent, contact: Cont
         return render_template(template.body, data, defaults=template.variables or {})
     except UnknownTemplateVariable as error:
         raise invalid("data", str(error)) from error
-    except (TemplateSyntaxProblem, TemplateSecurityError) as error:
+    except (TemplateSyntaxProblem, TemplateSecurityError, TemplateRenderError) as error:
         raise invalid("template", f"template '{template.name}' cannot be rendered: {error}") from error
 
 
@@ -142,6 +144,9 @@ def prepare(session: Session, workspace: Workspace, intent: OutboundIntent, now:
         text = intent.text or ""
         if not text.strip():
             raise invalid("text", "text is empty")
+        if intent.language is None:
+            # Wording added to the text (brand, opt-out line) must match the text, not the contact.
+            language = guess_language(text, contact.language, workspace.default_language)
     policy = workspace_policy(workspace)
     state = gather_contact_state(
         session, contact, policy, now,
@@ -211,8 +216,9 @@ def store_decision(session: Session, workspace: Workspace, prepared: Prepared, i
         session.flush()
     channel = channel_for(session, workspace.id, decision.channel, contact.country)
     status = STATUS_FOR_ACTION[decision.action]
-    if decision.action is Action.DEFER and decision.send_at and decision.send_at <= now:
-        status = "pending"
+    if decision.action is not Action.REJECT:
+        # A scheduled send (decided as of a later moment) waits like a deferred one.
+        status = "deferred" if decision.send_at and decision.send_at > now else "pending"
     conversation = touch_conversation_outbound(session, contact, now)
     message = Message(
         workspace_id=workspace.id,
