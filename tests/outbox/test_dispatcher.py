@@ -1,0 +1,180 @@
+"""The dispatcher's hand-off-once protocol against a scripted fake provider."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select, update
+
+from mannerly.channels.base import SendResult, StatusUpdate
+from mannerly.messages.service import OutboundIntent, submit
+from mannerly.models import Channel, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
+from mannerly.outbox.dispatcher import Dispatcher
+from mannerly.workspaces.service import create_workspace
+
+TUESDAY_MORNING_SEOUL = datetime(2025, 3, 4, 1, 0, tzinfo=UTC)
+
+
+class ScriptedProvider:
+    """A fake provider that answers each send from a script and logs every hand-off."""
+
+    kind = "sms"
+    provider = "scripted"
+    status_map = {"DELIVRD": "delivered"}
+
+    def __init__(self) -> None:
+        """Accept everything until told otherwise."""
+        self.script: list[SendResult | Exception] = []
+        self.handed_off: list[int] = []
+        self.statuses: dict[str, StatusUpdate] = {}
+
+    def send(self, message):
+        """Log the hand-off and answer with the next scripted result."""
+        self.handed_off.append(message.message_id)
+        answer = self.script.pop(0) if self.script else SendResult(
+            accepted=True, status="sent", provider_message_id=f"P{message.message_id}")
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def lookup_status(self, provider_message_id):
+        """What the provider says about a message, if scripted."""
+        return self.statuses.get(provider_message_id)
+
+
+@pytest.fixture
+def setup(runtime, clock):
+    """A workspace whose only SMS channel is the scripted provider; returns (provider, workspace id)."""
+    clock.set(TUESDAY_MORNING_SEOUL)
+    provider = ScriptedProvider()
+    runtime.channels.register("scripted", lambda channel, rt: provider)
+    with runtime.session() as session:
+        workspace = create_workspace(session, "Acme", brand_names={"en": "Acme"}, with_simulator=False)
+        session.add(Channel(workspace_id=workspace.id, kind="sms", provider="scripted", name="Scripted", config={"token": "s3cret"}))
+        session.add(Topic(workspace_id=workspace.id, name="orders", label="Orders", kind="transactional"))
+        session.commit()
+        return provider, workspace.id
+
+
+def queue(runtime, workspace_id: int, text: str = "Your order has shipped.", to: str = "+821023456789") -> int:
+    """Submit one message through the outbound pipeline and return its id."""
+    with runtime.session() as session:
+        workspace = session.get(Workspace, workspace_id)
+        message = submit(session, workspace, OutboundIntent(topic="orders", to=to, text=text), runtime.now())
+        session.commit()
+        return message.id
+
+
+def status_of(runtime, message_id: int) -> Message:
+    """The message row as stored now."""
+    with runtime.session() as session:
+        return session.get(Message, message_id)
+
+
+def test_accepted_send_records_provider_id_and_exchange(runtime, setup):
+    """An accepted hand-off stores the provider's id, `sent`, and the exchange."""
+    provider, workspace_id = setup
+    provider.script = [SendResult(accepted=True, status="sent", provider_message_id="abc")]
+    message_id = queue(runtime, workspace_id)
+    stats = Dispatcher(runtime).run_once()
+    assert stats.sent == 1 and provider.handed_off == [message_id]
+    message = status_of(runtime, message_id)
+    assert (message.status, message.provider_message_id) == ("sent", "abc")
+    assert Dispatcher(runtime).run_once().claimed == 0  # nothing is handed off twice
+
+
+def test_exception_during_hand_off_means_unknown_and_no_resend(runtime, setup, clock):
+    """A hand-off that raised (e.g. a timeout after the request left) becomes unknown and is never resent."""
+    provider, workspace_id = setup
+    provider.script = [TimeoutError("read timed out")]
+    message_id = queue(runtime, workspace_id)
+    assert Dispatcher(runtime).run_once().unknown == 1
+    clock.advance(minutes=10)
+    Dispatcher(runtime).run_once()
+    assert provider.handed_off == [message_id]
+    assert status_of(runtime, message_id).status == "unknown"
+
+
+def test_retryable_refusal_is_retried_with_backoff(runtime, setup, clock):
+    """A 429/5xx before acceptance is retried later, and then succeeds once."""
+    provider, workspace_id = setup
+    provider.script = [SendResult(accepted=False, status="failed", error_code="429", retryable=True)]
+    message_id = queue(runtime, workspace_id)
+    assert Dispatcher(runtime).run_once().retried == 1
+    assert status_of(runtime, message_id).status == "pending"
+    assert Dispatcher(runtime).run_once().sent == 0  # backoff not over yet
+    clock.advance(seconds=3)
+    assert Dispatcher(runtime).run_once().sent == 1
+    assert provider.handed_off == [message_id, message_id]
+    assert status_of(runtime, message_id).status == "sent"
+
+
+def test_permanent_refusal_fails_with_the_providers_code(runtime, setup):
+    """A refusal that will not change is final, with the provider's code kept."""
+    provider, workspace_id = setup
+    provider.script = [SendResult(accepted=False, status="failed", error_code="21211", error_detail="invalid To")]
+    message_id = queue(runtime, workspace_id)
+    assert Dispatcher(runtime).run_once().failed == 1
+    message = status_of(runtime, message_id)
+    assert (message.status, message.error_code) == ("failed", "21211")
+
+
+def test_worker_that_died_mid_hand_off_is_recovered_as_unknown_not_resent(runtime, setup, clock):
+    """A row left in `sending` with an expired lease becomes unknown; the provider is not called again."""
+    provider, workspace_id = setup
+    message_id = queue(runtime, workspace_id)
+    with runtime.session() as session:
+        # What a worker killed right after committing `sending` leaves behind.
+        session.execute(update(Message).where(Message.id == message_id)
+                        .values(status="sending", lease_until=runtime.now()))
+        session.commit()
+    clock.advance(seconds=1)
+    stats = Dispatcher(runtime).run_once()
+    assert stats.recovered == 1 and provider.handed_off == []
+    assert status_of(runtime, message_id).status == "unknown"
+
+
+def test_claimed_rows_are_not_claimed_again_while_leased(runtime, setup):
+    """Two dispatchers: a leased row belongs to the first."""
+    _, workspace_id = setup
+    queue(runtime, workspace_id)
+    first, second = Dispatcher(runtime, "a"), Dispatcher(runtime, "b")
+    assert len(first.claim_due()) == 1
+    assert second.claim_due() == []
+
+
+def test_exchange_log_has_no_secrets(runtime, setup):
+    """The stored exchange is what the adapter gave (already redacted); channel config never lands there."""
+    from mannerly.channels.base import Exchange
+
+    provider, workspace_id = setup
+    provider.script = [SendResult(accepted=True, status="sent", provider_message_id="x1",
+                                  exchange=Exchange(request={"To": "+821023456789", "auth": "[redacted]"},
+                                                    response={"sid": "x1"}, status_code=201))]
+    queue(runtime, workspace_id)
+    Dispatcher(runtime).run_once()
+    with runtime.session() as session:
+        exchange = session.scalar(select(ProviderExchange))
+        assert exchange.status_code == 201 and "s3cret" not in str(exchange.request)
+
+
+def test_status_events_are_recorded_and_statuses_never_move_back(runtime, setup):
+    """A late `sent` after `delivered` leaves `delivered`; every report is kept in the history."""
+    from mannerly.inbound.pipeline import apply_status_update
+
+    provider, workspace_id = setup
+    message_id = queue(runtime, workspace_id)
+    Dispatcher(runtime).run_once()
+    with runtime.session() as session:
+        channel = session.scalar(select(Channel))
+        pid = f"P{message_id}"
+        apply_status_update(session, channel, StatusUpdate(pid, "delivered", "DELIVRD"), runtime.now())
+        apply_status_update(session, channel, StatusUpdate(pid, "sent", "ENROUTE"), runtime.now())
+        apply_status_update(session, channel, StatusUpdate(pid, "unknown", "WEIRD_NEW_STATUS"), runtime.now())
+        session.commit()
+        message = session.get(Message, message_id)
+        assert message.status == "delivered"
+        raw = [event.raw_status for event in session.scalars(
+            select(MessageStatusEvent).where(MessageStatusEvent.message_id == message_id))]
+        assert {"DELIVRD", "ENROUTE", "WEIRD_NEW_STATUS"} <= set(raw)
