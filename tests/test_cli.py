@@ -203,28 +203,28 @@ def test_contacts_import_of_an_unreadable_file_exits_1(runner, database, tmp_pat
 
 
 def test_serve_prints_the_address_and_demo_key(runner, database, settings, monkeypatch):
-    started = {}
-
-    def fake_run(web_app, **options):
-        started.update(options, app=web_app)
-
-    def fake_create_app(runtime, *, start_worker=True):
-        started["start_worker"] = start_worker
-        return "the app"
-
+    import fastapi
     import uvicorn
 
     import mannerly.app
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
-    monkeypatch.setattr(mannerly.app, "create_app", fake_create_app)
+    started = {}
+    real_create_app = mannerly.app.create_app
+
+    def recording_create_app(runtime, *, start_worker=True):
+        """The real app factory, noting whether the worker was asked for."""
+        started["start_worker"] = start_worker
+        return real_create_app(runtime, start_worker=start_worker)
+
+    monkeypatch.setattr(uvicorn, "run", lambda web_app, **options: started.update(options, app=web_app))
+    monkeypatch.setattr(mannerly.app, "create_app", recording_create_app)
     out = invoke(runner, "serve", "--demo", "--port", "8123", "--no-worker").stdout
     key = (Path(settings.database_url.removeprefix("sqlite:///")).parent / "demo-api-key").read_text().strip()
     assert "http://127.0.0.1:8123/" in out and "/docs" in out
     assert key in out
     assert f"curl -X POST http://127.0.0.1:8123{cli.API_MESSAGES_PATH}" in out
-    assert started == {"host": "127.0.0.1", "port": 8123, "log_level": "info", "app": "the app",
-                       "start_worker": False}
+    assert isinstance(started.pop("app"), fastapi.FastAPI)
+    assert started == {"host": "127.0.0.1", "port": 8123, "log_level": "info", "start_worker": False}
 
 
 def test_worker_stops_cleanly_on_sigterm(database):

@@ -27,6 +27,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from mannerly.config import Settings
@@ -98,6 +99,9 @@ def user_errors(code: int = EXIT_USAGE) -> Iterator[None]:
         yield
     except ProblemError as error:
         fail(problem_text(error), code)
+    except OperationalError as error:
+        # An unreachable or locked database is not the user's typo, but still no traceback.
+        fail(f"database error: {error.orig or error}", 1)
 
 
 def problem_text(error: ProblemError) -> str:
@@ -168,10 +172,12 @@ def serve(
         host = host or settings.host
         port = port or settings.port
         base = f"http://{_display_host(host)}:{port}"
-        console.print(f"[bold]Mannerly[/] listening on [link={base}/]{base}/[/]  (API docs: {base}/docs)")
+        console.print(f"[bold]Mannerly[/] listening on [link={base}/]{base}/[/]  (API docs: {base}/docs)",
+                      soft_wrap=True)
         if demo:
             api_key = _demo_key(runtime)
-            console.print(f"Demo workspace: [bold]{DEMO_WORKSPACE}[/]   API key: [bold cyan]{api_key}[/]")
+            console.print(f"Demo workspace: [bold]{DEMO_WORKSPACE}[/]   API key: [bold cyan]{api_key}[/]",
+                          soft_wrap=True)
             console.print("Try it:")
             console.print(escape(curl_example(base, api_key)), soft_wrap=True)
         start_worker = not no_worker and settings.run_worker_in_process
@@ -219,7 +225,8 @@ def worker(
     settings = load_settings()
     engine = make_engine(settings.database_url)
     try:
-        current, head = current_revision(engine), head_revision()
+        with user_errors():
+            current, head = current_revision(engine), head_revision()
     finally:
         engine.dispose()
     if current != head:
@@ -238,7 +245,7 @@ def worker(
                 stats = dispatcher.run_once()
                 busy = stats.claimed >= settings.dispatch_batch_size
                 if stats.claimed or stats.receipts or stats.recovered or stats.errors:
-                    console.print(f"{datetime.now(UTC):%H:%M:%S} claimed {stats.claimed}, sent {stats.sent}, "
+                    console.print(f"{runtime.now():%H:%M:%S} claimed {stats.claimed}, sent {stats.sent}, "
                                   f"deferred {stats.deferred}, rejected {stats.rejected}, failed {stats.failed}, "
                                   f"receipts {stats.receipts}, recovered {stats.recovered}")
                 for error in stats.errors:
@@ -280,10 +287,11 @@ def db_upgrade() -> None:
     from mannerly.db import current_revision, head_revision, make_engine, upgrade_database
 
     settings = load_settings()
-    upgrade_database(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
-        revision = current_revision(engine)
+        with user_errors():
+            upgrade_database(settings.database_url)
+            revision = current_revision(engine)
     finally:
         engine.dispose()
     console.print(f"Database is at revision [bold]{revision}[/] (newest: {head_revision()}).")
@@ -297,7 +305,8 @@ def db_current() -> None:
     settings = load_settings()
     engine = make_engine(settings.database_url)
     try:
-        current = current_revision(engine)
+        with user_errors():
+            current = current_revision(engine)
     finally:
         engine.dispose()
     head = head_revision()
@@ -318,7 +327,7 @@ def demo() -> None:
     with user_errors(), open_runtime() as runtime:
         key = _demo_key(runtime)
     console.print(f"Demo workspace: [bold]{DEMO_WORKSPACE}[/]")
-    console.print(f"API key: [bold cyan]{key}[/]")
+    console.print(f"API key: [bold cyan]{key}[/]", soft_wrap=True)
 
 
 @workspace_app.command("create")

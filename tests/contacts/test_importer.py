@@ -254,6 +254,7 @@ def test_large_files_go_in_chunks_with_duplicates_across_chunks(session, workspa
     progress: list[int] = []
 
     def commit_chunk(lines_read: int) -> None:
+        """Commit like the CLI does, and note how far the import got."""
         session.commit()
         progress.append(lines_read)
 
