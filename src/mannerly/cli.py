@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from mannerly.config import Settings
 from mannerly.errors import ProblemError, conflict, invalid
 from mannerly.models import TOPIC_KINDS, Channel, Contact, Topic, Workspace
+from mannerly.topics.service import create_topic
 from mannerly.policy.types import Action, Decision
 from mannerly.runtime import Runtime
 
@@ -400,29 +401,6 @@ def topic_create(
         extra = f", keyword {topic.keyword}" if topic.keyword else ""
         console.print(f"Topic [bold]{escape(topic.name)}[/] ({topic.kind}{', urgent' if topic.urgent else ''}"
                       f"{escape(extra)}) created in {escape(ws.name)}.")
-
-
-def create_topic(session: Session, workspace: Workspace, name: str, *, kind: str, urgent: bool,
-                 keyword: str | None, label: str | None, now: datetime) -> Topic:
-    """A new topic row after checking its name, kind and keyword."""
-    name = name.strip()
-    if not name or len(name) > 64 or any(ch.isspace() for ch in name):
-        raise invalid("name", "a topic name is one word of at most 64 characters, e.g. appointments")
-    if kind not in TOPIC_KINDS:
-        raise invalid("kind", f"kind must be one of {', '.join(TOPIC_KINDS)}")
-    keyword = keyword.strip().upper() if keyword else None
-    if keyword is not None and (not keyword or len(keyword) > 32 or any(ch.isspace() for ch in keyword)):
-        raise invalid("keyword", "a keyword is one word of at most 32 characters")
-    rows = session.scalars(select(Topic).where(Topic.workspace_id == workspace.id)).all()
-    if any(row.name == name for row in rows):
-        raise conflict(f"topic '{name}' already exists in {workspace.name}")
-    if keyword and any((row.keyword or "").upper() == keyword for row in rows):
-        raise conflict(f"keyword {keyword} is already used by another topic")
-    topic = Topic(workspace_id=workspace.id, name=name, label=label or name.replace("-", " ").capitalize(),
-                  kind=kind, urgent=urgent, keyword=keyword, created_at=now)
-    session.add(topic)
-    session.flush()
-    return topic
 
 
 # -- check and send -------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from fastapi import APIRouter, Query, UploadFile
 from sqlalchemy import select
 
@@ -16,11 +18,12 @@ from mannerly.api.schemas import (
     ImportReportOut,
     Page,
 )
+from mannerly.contacts.importer import import_contacts
 from mannerly.consent.service import consent_history, current_consents, record_consent
 from mannerly.contacts.service import create_contact, update_contact
 from mannerly.contacts.state import contact_time_zones
-from mannerly.errors import ProblemError, not_found
-from mannerly.messages.service import find_topic
+from mannerly.errors import not_found
+from mannerly.topics.service import find_topic
 from mannerly.models import Contact, Workspace
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
@@ -84,20 +87,10 @@ def patch_contact(contact_id: int, body: ContactPatch, session: SessionDep, work
 @router.post("/import", response_model=ImportReportOut, summary="Import contacts from CSV")
 async def import_csv(file: UploadFile, session: SessionDep, workspace: WorkspaceDep, now: NowDep) -> ImportReportOut:
     """Import a CSV (header row; `phone` required): valid rows are imported, each rejected row is reported."""
-    from mannerly.contacts.importer import import_contacts
-
-    raw = await file.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ProblemError(422, "Invalid file", f"the file is not UTF-8 text (byte {error.start})") from error
-    report = import_contacts(session, workspace, text.splitlines(keepends=True), now,
+    report = import_contacts(session, workspace, io.BytesIO(await file.read()), now,
                              actor="api", source_name=file.filename or "upload.csv")
     session.commit()
-    return ImportReportOut(
-        imported=report.imported, updated=report.updated, unchanged=report.unchanged,
-        rejected=[{"line": row.line, "reason": row.reason} for row in report.rejected],
-    )
+    return ImportReportOut.model_validate(report.as_dict())
 
 
 @router.post("/{contact_id}/consent", status_code=201, response_model=ConsentEventOut,

@@ -339,8 +339,17 @@ class PhoneMessageOut(BaseModel):
 class ImportRejectedOut(BaseModel):
     """One CSV row that was not imported."""
 
-    line: int
+    line: int = Field(..., description="Line number in the file (the header is line 1)")
     reason: str
+    raw: dict[str, Any] = Field(default_factory=dict, description="The row's cells by column name")
+
+
+class ImportMergedOut(BaseModel):
+    """A row whose number appeared earlier in the file and was merged into that row."""
+
+    line: int
+    into_line: int
+    phone: str
 
 
 class ImportReportOut(BaseModel):
@@ -349,4 +358,7 @@ class ImportReportOut(BaseModel):
     imported: int
     updated: int
     unchanged: int
+    merged: list[ImportMergedOut]
     rejected: list[ImportRejectedOut]
+    consent_events: int
+    rows: int

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from mannerly.api.deps import NowDep, SessionDep, WorkspaceDep
 from mannerly.api.schemas import TemplateIn, TemplateOut, TemplatePatch
 from mannerly.errors import conflict, invalid, not_found
-from mannerly.messages.service import find_topic
+from mannerly.topics.service import find_topic
 from mannerly.models import Template, Topic, Workspace
 from mannerly.templates.render import TemplateSecurityError, TemplateSyntaxProblem, template_variables
 

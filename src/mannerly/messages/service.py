@@ -32,6 +32,7 @@ from mannerly.templates.render import (
     UnknownTemplateVariable,
     render_template,
 )
+from mannerly.topics.service import find_topic
 from mannerly.workspaces.service import workspace_policy
 
 STATUS_FOR_ACTION = {Action.SEND: "pending", Action.DEFER: "deferred", Action.REJECT: "rejected"}
@@ -69,15 +70,6 @@ class Prepared:
 def policy_topic(topic: Topic) -> PolicyTopic:
     """The engine's view of a topic row."""
     return PolicyTopic(name=topic.name, kind=TopicKind(topic.kind), urgent=topic.urgent, keyword=topic.keyword)
-
-
-def find_topic(session: Session, workspace_id: int, name: str) -> Topic:
-    """The workspace's topic with this name, or a 422 naming the known topics."""
-    topic = session.scalar(select(Topic).where(Topic.workspace_id == workspace_id, Topic.name == name))
-    if topic is None:
-        known = session.scalars(select(Topic.name).where(Topic.workspace_id == workspace_id).order_by(Topic.name))
-        raise invalid("topic", f"unknown topic '{name}'; known topics: {', '.join(known) or 'none'}")
-    return topic
 
 
 def resolve_contact(session: Session, workspace: Workspace, intent: OutboundIntent, *, persist: bool) -> Contact:
