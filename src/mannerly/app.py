@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from mannerly import __version__
-from mannerly.api import contacts, conversations, messages, simulator, templates, topics, workspace
+from mannerly.api import contacts, conversations, messages, simulator, templates, topics, webhooks, workspace
 from mannerly.api.problems import install_problem_handlers
 from mannerly.outbox.dispatcher import WorkerThread
 from mannerly.runtime import Runtime
@@ -51,7 +51,7 @@ def create_app(runtime: Runtime, *, start_worker: bool = True) -> FastAPI:
     app = FastAPI(title="Mannerly", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for module in (contacts, topics, templates, workspace, messages, conversations, simulator):
+    for module in (contacts, topics, templates, workspace, messages, conversations, simulator, webhooks):
         app.include_router(module.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -15,6 +15,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from mannerly.channels.ratelimit import LocalRateLimiter, RedisRateLimiter, make_rate_limiter
 from mannerly.channels.registry import ChannelRegistry
 from mannerly.channels.simulator.adapter import SimulatorCarrier
 from mannerly.config import Settings
@@ -74,6 +75,7 @@ class Runtime:
     channels: ChannelRegistry
     simulator: SimulatorCarrier
     http: httpx.Client
+    rate_limiter: LocalRateLimiter | RedisRateLimiter
 
     @classmethod
     def create(
@@ -98,6 +100,7 @@ class Runtime:
             clock=clock,
             channels=channels or ChannelRegistry(),
             simulator=SimulatorCarrier.from_settings(settings, clock),
+            rate_limiter=make_rate_limiter(settings.redis_url),
             http=http or httpx.Client(timeout=HTTP_TIMEOUT_SECONDS),
         )
 

@@ -7,10 +7,12 @@ when receipts arrive late, twice or out of order.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import parse_qsl
 
 # What adapters report in a StatusUpdate.
 PROVIDER_STATUSES: tuple[str, ...] = (
@@ -66,6 +68,13 @@ class OutboundMessage:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+# What a provider's error means for Mannerly's own state (set by adapters from their codes).
+EFFECT_OPT_OUT = "opt_out"  # the recipient opted out of this sender (e.g. Twilio 21610)
+EFFECT_MARKETING_OPT_OUT = "marketing_opt_out"  # stopped marketing only (e.g. WhatsApp 131050)
+EFFECT_WINDOW_CLOSED = "window_closed"  # the 24-hour window is not open (e.g. WhatsApp 131047)
+PROVIDER_EFFECTS: tuple[str, ...] = (EFFECT_OPT_OUT, EFFECT_MARKETING_OPT_OUT, EFFECT_WINDOW_CLOSED)
+
+
 @dataclass(frozen=True, slots=True)
 class SendResult:
     """What came of one hand-off to a provider."""
@@ -78,6 +87,7 @@ class SendResult:
     # True when trying again later may succeed (rate limited, provider down before accepting).
     retryable: bool = False
     exchange: Exchange | None = None
+    effect: str | None = None  # one of PROVIDER_EFFECTS when the error changes consent or reachability
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +112,56 @@ class StatusUpdate:
     raw_status: str | None = None  # exactly what the provider said, kept even when unmapped
     error_code: str | None = None
     occurred_at: datetime | None = None
+    effect: str | None = None  # one of PROVIDER_EFFECTS when the error changes consent or reachability
 
 
 InboundEvent = InboundMessage | StatusUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """An HTTP request a provider made to /webhooks/{channel_id}, as adapters need it to verify and parse."""
+
+    method: str
+    url: str  # the public URL the provider called (MANNERLY_PUBLIC_BASE_URL + path + query when set)
+    headers: Mapping[str, str]  # names lower-cased
+    query: Mapping[str, str]
+    body: bytes
+
+    def form(self) -> dict[str, str]:
+        """The body as application/x-www-form-urlencoded fields (blank values kept, as signatures need)."""
+        try:
+            text = self.body.decode("utf-8")
+            return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise WebhookRejected(400, f"the body is not a form: {error}") from error
+
+    def json(self) -> Any:
+        """The body as JSON."""
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, ValueError) as error:
+            raise WebhookRejected(400, f"the body is not JSON: {error}") from error
+
+
+class WebhookRejected(Exception):
+    """A webhook call refused: 403 for a bad or missing signature, 400 for a malformed payload."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        """Keep the HTTP status and the reason to answer with."""
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResult:
+    """What an adapter made of a webhook call: events to store and the answer the provider expects."""
+
+    events: tuple[InboundEvent, ...] = ()
+    body: str = ""
+    media_type: str = "text/plain"
+    status_code: int = 200
 
 
 @runtime_checkable
@@ -121,6 +178,15 @@ class ChannelAdapter(Protocol):
 
     def lookup_status(self, provider_message_id: str) -> StatusUpdate | None:
         """Ask the provider what became of a message, or None when it cannot tell."""
+        ...
+
+
+@runtime_checkable
+class WebhookAdapter(Protocol):
+    """An adapter that receives provider calls at /webhooks/{channel_id}."""
+
+    def handle_webhook(self, request: WebhookRequest) -> WebhookResult:
+        """Verify the call (raise WebhookRejected 403) and parse it (raise WebhookRejected 400) into events."""
         ...
 
 

@@ -13,7 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mannerly.channels.base import InboundMessage, StatusUpdate, advance_status
+from mannerly.channels.base import (
+    EFFECT_MARKETING_OPT_OUT,
+    EFFECT_OPT_OUT,
+    EFFECT_WINDOW_CLOSED,
+    InboundMessage,
+    StatusUpdate,
+    advance_status,
+)
 from mannerly.consent.service import record_consent
 from mannerly.contacts.service import build_contact, find_contact_by_phone, parse_contact_phone
 from mannerly.conversations.service import touch_conversation_inbound
@@ -144,6 +151,8 @@ def apply_status_update(session: Session, channel: Channel, update: StatusUpdate
         workspace_id=message.workspace_id, message_id=message.id, status=update.status,
         raw_status=update.raw_status, error_code=update.error_code, occurred_at=update.occurred_at or now,
     ))
+    if update.effect:
+        apply_provider_effect(session, message, update.effect, f"{channel.provider} error {update.error_code}", now)
     new_status = advance_status(message.status, update.status)
     if new_status != message.status:
         message.status = new_status
@@ -154,3 +163,21 @@ def apply_status_update(session: Session, channel: Channel, update: StatusUpdate
         message.updated_at = now
     session.flush()
     return message
+
+
+def apply_provider_effect(session: Session, message: Message, effect: str, evidence: str, now: datetime) -> None:
+    """Carry a provider error's meaning into Mannerly: an opt-out on record, or a closed WhatsApp window."""
+    contact = session.get(Contact, message.contact_id)
+    if effect == EFFECT_OPT_OUT and not contact.global_opt_out:
+        record_consent(session, contact, None, "opted_out", source="provider", actor=evidence.split()[0],
+                       now=now, wording=evidence, evidence_message_id=message.id)
+    elif effect == EFFECT_MARKETING_OPT_OUT:
+        marketing = session.scalars(select(Topic).where(Topic.workspace_id == contact.workspace_id,
+                                                        Topic.kind == "marketing")).all()
+        for topic in marketing:
+            record_consent(session, contact, topic, "opted_out", source="provider", actor=evidence.split()[0],
+                           now=now, wording=evidence, evidence_message_id=message.id)
+    elif effect == EFFECT_WINDOW_CLOSED:
+        # The provider knows better than our clock: the window is closed until the customer writes again.
+        contact.whatsapp_last_inbound_at = None
+    session.flush()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from mannerly.channels.base import OutboundMessage, SendResult, advance_status
 from mannerly.errors import ProblemError
-from mannerly.inbound.pipeline import apply_status_update
+from mannerly.inbound.pipeline import apply_provider_effect, apply_status_update
 from mannerly.messages.service import OutboundIntent, channel_for, prepare, rejection_summary
 from mannerly.models import Channel, Contact, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
 from mannerly.policy.engine import decide
@@ -151,6 +152,7 @@ class Dispatcher:
             # leads to reconciliation, never to a second hand-off.
             session.commit()
             adapter = self.runtime.channels.adapter_for(channel, self.runtime)
+        self.wait_for_rate_limit(channel)
         started = self.runtime.now()
         try:
             result = adapter.send(outbound)
@@ -158,6 +160,12 @@ class Dispatcher:
             log.warning("hand-off of message %s raised %s; marking unknown", message_id, error)
             result = SendResult(accepted=False, status="unknown", error_detail=f"hand-off error: {error}")
         self.record_result(message_id, channel.id, result, started, stats)
+
+    def wait_for_rate_limit(self, channel: Channel) -> None:
+        """Block until the channel's token bucket (shared through Redis when configured) lets one more go."""
+        limiter = self.runtime.rate_limiter
+        while (wait := limiter.acquire(f"channel:{channel.id}", channel.rate_limit_per_second)) > 0:
+            time.sleep(min(wait, 1.0))
 
     def redecide(self, session: Session, workspace: Workspace, message: Message, now: datetime) -> Channel | None:
         """Run the engine again for a due message; returns its channel when it may go now."""
@@ -257,6 +265,10 @@ class Dispatcher:
             session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
                                            status=message.status, raw_status=result.status,
                                            error_code=result.error_code, occurred_at=now))
+            if result.effect:
+                channel = session.get(Channel, channel_id)
+                apply_provider_effect(session, message, result.effect,
+                                      f"{channel.provider} error {result.error_code}", now)
             session.commit()
 
     # -- recovery and receipts ------------------------------------------------------------

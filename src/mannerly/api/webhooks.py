@@ -1,0 +1,104 @@
+"""Provider webhooks: /webhooks/{channel_id}, verified and parsed by the channel's adapter.
+
+Forged or missing signatures → 403 and nothing stored; malformed payloads →
+400 and nothing stored; an unknown channel → 404; a replayed event → 200 and
+stored once. Each event is stored in its own transaction.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from mannerly.api.problems import problem_response
+from mannerly.channels.base import InboundMessage, WebhookAdapter, WebhookRejected, WebhookRequest
+from mannerly.errors import ProblemError
+from mannerly.inbound.pipeline import apply_status_update, receive_message
+from mannerly.models import Channel, ProviderExchange, Workspace
+from mannerly.runtime import Runtime
+
+router = APIRouter(tags=["webhooks"])
+
+# Headers whose names contain these words are never written to the exchange log.
+SECRET_HEADER_WORDS = ("authorization", "cookie", "signature", "token", "secret", "api-key")
+MAX_LOGGED_BODY = 16_000
+
+
+def public_url(request: Request, base: str | None) -> str:
+    """The URL the provider called, as it signed it: behind a proxy, MANNERLY_PUBLIC_BASE_URL + path + query."""
+    if not base:
+        return str(request.url)
+    query = request.url.query
+    return f"{base}{request.url.path}" + (f"?{query}" if query else "")
+
+
+def webhook_request(request: Request, body: bytes, base: str | None) -> WebhookRequest:
+    """The adapter's view of an HTTP request."""
+    return WebhookRequest(
+        method=request.method,
+        url=public_url(request, base),
+        headers={name.lower(): value for name, value in request.headers.items()},
+        query=dict(request.query_params),
+        body=body,
+    )
+
+
+def log_exchange(session: Session, channel: Channel, incoming: WebhookRequest, status: int, started: float,
+                 answer: str) -> None:
+    """Record the webhook call, secrets left out."""
+    headers = {name: value for name, value in incoming.headers.items()
+               if not any(word in name for word in SECRET_HEADER_WORDS)}
+    session.add(ProviderExchange(
+        workspace_id=channel.workspace_id, channel_id=channel.id, direction="inbound_webhook",
+        request={"method": incoming.method, "path": incoming.url.split("?")[0], "headers": headers,
+                 "body": incoming.body[:MAX_LOGGED_BODY].decode("utf-8", "replace")},
+        response={"body": answer[:MAX_LOGGED_BODY]}, status_code=status,
+        duration_ms=int((time.perf_counter() - started) * 1000),
+    ))
+
+
+def handle(runtime: Runtime, channel_id: int, incoming: WebhookRequest) -> Response:
+    """Verify, parse and store one webhook call (runs in a worker thread)."""
+    started = time.perf_counter()
+    with runtime.session() as session:
+        channel = session.get(Channel, channel_id)
+        if channel is None or not channel.enabled:
+            return problem_response(404, "Not found", f"no enabled channel {channel_id}")
+        adapter = runtime.channels.adapter_for(channel, runtime)
+        if not isinstance(adapter, WebhookAdapter):
+            return problem_response(404, "Not found", f"channel {channel_id} ({channel.provider}) takes no webhooks")
+        try:
+            result = adapter.handle_webhook(incoming)
+        except WebhookRejected as error:
+            title = "Forbidden" if error.status == 403 else "Bad request"
+            return problem_response(error.status, title, error.reason)
+        workspace = session.get(Workspace, channel.workspace_id)
+        now = runtime.now()
+        for event in result.events:
+            try:
+                if isinstance(event, InboundMessage):
+                    receive_message(session, workspace, channel, event, now)
+                else:
+                    apply_status_update(session, channel, event, now)
+                session.commit()
+            except ProblemError as error:
+                # One unusable event (e.g. an unparseable sender) must not lose the others.
+                session.rollback()
+                return problem_response(400, "Bad request", f"event not stored: {error}")
+        log_exchange(session, channel, incoming, result.status_code, started, result.body)
+        session.commit()
+        return Response(result.body, status_code=result.status_code, media_type=result.media_type)
+
+
+@router.api_route("/webhooks/{channel_id}", methods=["GET", "POST"], summary="Provider webhook",
+                  description="Where providers deliver inbound messages and delivery statuses for one channel. "
+                              "GET answers verification handshakes (WhatsApp, Messenger).")
+async def webhook(channel_id: int, request: Request) -> Response:
+    """Read the raw body here (signatures cover the exact bytes), then do the work off the event loop."""
+    runtime: Runtime = request.app.state.runtime
+    body = await request.body()
+    incoming = webhook_request(request, body, runtime.settings.public_base_url)
+    return await run_in_threadpool(handle, runtime, channel_id, incoming)
