@@ -22,6 +22,10 @@ AdapterFactory = Callable[["Channel", "Runtime"], ChannelAdapter]
 # on first use, so a provider's dependencies load only when a channel uses it.
 ADAPTER_FACTORIES: dict[str, str] = {
     "simulator": "mannerly.channels.simulator.adapter:create_adapter",
+    "smpp": "mannerly.channels.smpp.adapter:create_adapter",
+    "twilio": "mannerly.channels.twilio.adapter:create_adapter",
+    "whatsapp_cloud": "mannerly.channels.whatsapp_cloud.adapter:create_adapter",
+    "messenger": "mannerly.channels.messenger.adapter:create_adapter",
 }
 
 
