@@ -287,7 +287,7 @@ def stage_breakdown(cases: list[DecideCase]) -> list[dict]:
         now = case.now.astimezone(UTC)
         language = request.language or contact.language or "en"
         started = clock()
-        channel, channel_outcome = whatsapp_window.select_channel(request, contact, policy, now)
+        channel, channel_outcome, _options = whatsapp_window.select_channel(request, contact, policy, now)
         totals["channel choice (rules.whatsapp_window)"] += clock() - started
         context = LintContext(request=request, contact=contact, policy=policy, language=language)
         text = request.text

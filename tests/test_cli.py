@@ -120,7 +120,7 @@ def test_check_json_defers_a_late_evening_message_to_korea(runner, database):
     assert "A-1001" in decision["final_text"] and "민준" in decision["final_text"]
     assert "quiet_hours" in [reason["rule"] for reason in decision["reasons"]]
     assert set(decision) == {"action", "send_at", "local_send_at", "channel", "final_text", "reasons", "lint",
-                             "segments", "encoding"}
+                             "segments", "encoding", "channel_options"}
     # A dry run writes nothing.
     assert query(database, select(Message)) == []
 

@@ -177,3 +177,25 @@ def test_scheduled_send_with_at_waits(api, clock):
     assert api.dispatch().sent == 0
     clock.advance(hours=2)
     assert api.dispatch().sent == 1
+
+
+def test_approved_whatsapp_template_outside_the_window_carries_its_parameters(api):
+    """Outside the 24-hour window an approved template goes on WhatsApp with its values in order of use."""
+    from mannerly.models import Channel
+    from mannerly.outbox.dispatcher import Dispatcher
+
+    with api.runtime.session() as session:
+        session.add(Channel(workspace_id=api.workspace_id, kind="whatsapp", provider="simulator", name="WA sim"))
+        session.commit()
+    contact = api.post("/v1/contacts", json={"phone": "+6281234567890", "whatsapp_id": "6281234567890",
+                                             "first_name": "Budi"}).json()
+    api.post("/v1/templates", json={"name": "shipped", "language": "id", "whatsapp_name": "order_shipped_v2",
+                                    "whatsapp_status": "APPROVED", "category": "UTILITY",
+                                    "body": "Halo {{ first_name }}, pesanan {{ order_id }} sudah dikirim."})
+    message = api.post("/v1/messages", json={"contact_id": contact["id"], "topic": "orders", "template": "shipped",
+                                             "data": {"order_id": "A-7"}, "at": "2025-03-04T03:00:00Z"}).json()
+    assert message["channel"] == "whatsapp"
+    with api.runtime.session() as session:
+        row = session.get(Message, message["id"])
+        assert Dispatcher.options_of(row)["whatsapp_template"] == {
+            "name": "order_shipped_v2", "language": "id", "parameters": ["Budi", "A-7"]}

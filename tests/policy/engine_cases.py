@@ -100,6 +100,7 @@ def build_case(raw: dict, source_file: str) -> Case:
         prior_relationship=raw.get("prior", True),
         last_inbound_at=relative(now, raw["last_inbound"]) if "last_inbound" in raw else None,
         whatsapp_last_inbound_at=relative(now, raw["whatsapp_last_inbound"]) if "whatsapp_last_inbound" in raw else None,
+        messenger_last_inbound_at=relative(now, raw["messenger_last_inbound"]) if "messenger_last_inbound" in raw else None,
         reachable=frozenset(raw.get("reachable", ["sms"])),
         recent_outbound=recent,
         last_auto_reply_at=relative(now, raw["last_auto_reply"]) if "last_auto_reply" in raw else None,
@@ -120,6 +121,8 @@ def build_case(raw: dict, source_file: str) -> Case:
         policy_args["workdays"] = frozenset(raw["workdays"])
     if "skip_holidays" in raw:
         policy_args["skip_holidays"] = raw["skip_holidays"]
+    if "messenger_tags" in raw:
+        policy_args["messenger_tags"] = raw["messenger_tags"]
     if "marketing_cap" in raw:
         policy_args["marketing_cap"] = raw["marketing_cap"]
     expect = {key[len("expect_"):]: value for key, value in raw.items() if key.startswith("expect_")}

@@ -36,6 +36,8 @@ def test_case(case):
         assert not any(item.startswith(rule + ":") for item in fired), explain
     if "channel" in expect:
         assert decision.channel == expect["channel"], explain
+    if "channel_options" in expect:
+        assert decision.channel_options == expect["channel_options"], explain
     findings = {f"{finding.check}:{finding.severity.value}" for finding in decision.lint}
     for wanted in expect.get("lint", []):
         assert wanted in findings, explain

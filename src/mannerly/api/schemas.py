@@ -256,6 +256,7 @@ class DecisionOut(BaseModel):
     lint: list[LintOut]
     segments: int
     encoding: str
+    channel_options: dict[str, str] = Field(default_factory=dict, description="e.g. Messenger's messaging_type and tag")
 
 
 class MessageOut(BaseModel):

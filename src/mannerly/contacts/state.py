@@ -111,6 +111,7 @@ def gather_contact_state(
         prior_relationship=contact.prior_relationship_at is not None or has_opt_in,
         last_inbound_at=contact.last_inbound_at,
         whatsapp_last_inbound_at=contact.whatsapp_last_inbound_at,
+        messenger_last_inbound_at=contact.messenger_last_inbound_at,
         reachable=contact_addresses(contact) & channel_kinds,
         recent_outbound=recent,
         contacted_before=contacted_before,

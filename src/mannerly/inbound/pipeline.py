@@ -78,6 +78,8 @@ def receive_message(session: Session, workspace: Workspace, channel: Channel, ev
     contact.last_inbound_at = now
     if channel.kind == "whatsapp":
         contact.whatsapp_last_inbound_at = now
+    elif channel.kind == "messenger":
+        contact.messenger_last_inbound_at = now
     contact.updated_at = now
     conversation = touch_conversation_inbound(session, contact, now)
     message = Message(

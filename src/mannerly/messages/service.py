@@ -8,7 +8,8 @@ differently for the same input at the same moment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ from mannerly.templates.render import (
     TemplateSecurityError,
     TemplateSyntaxProblem,
     UnknownTemplateVariable,
+    bracket_name,
     render_template,
 )
 from mannerly.topics.service import find_topic
@@ -65,6 +67,7 @@ class Prepared:
     request: SendRequest
     state: ContactState
     policy: Policy
+    whatsapp_parameters: list[str] = field(default_factory=list)
 
 
 def policy_topic(topic: Topic) -> PolicyTopic:
@@ -97,8 +100,8 @@ def choose_template(session: Session, workspace: Workspace, name: str, language:
     return by_language.get(language) or by_language.get(workspace.default_language) or rows[0]
 
 
-def render_intent_text(template: Template, intent: OutboundIntent, contact: Contact) -> str:
-    """The template rendered with the request's data over the contact's own fields."""
+def template_data(template: Template, intent: OutboundIntent, contact: Contact) -> dict[str, Any]:
+    """The values a template sees: the request's data over the contact's own fields."""
     data: dict[str, Any] = {
         "first_name": contact.first_name,
         "name": contact.name,
@@ -107,12 +110,31 @@ def render_intent_text(template: Template, intent: OutboundIntent, contact: Cont
     }
     data = {key: value for key, value in data.items() if value not in (None, "")}
     data.update(intent.data or {})
+    return data
+
+
+def render_intent_text(template: Template, data: dict[str, Any]) -> str:
+    """The template rendered with its data, or a 422 naming what is missing or broken."""
     try:
         return render_template(template.body, data, defaults=template.variables or {})
     except UnknownTemplateVariable as error:
         raise invalid("data", str(error)) from error
     except (TemplateSyntaxProblem, TemplateSecurityError, TemplateRenderError) as error:
         raise invalid("template", f"template '{template.name}' cannot be rendered: {error}") from error
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)|\[([^\[\]\n]{1,40})\]")
+
+
+def whatsapp_parameters(template: Template, data: dict[str, Any]) -> list[str]:
+    """The values for an approved WhatsApp template's {{1}}, {{2}} …: the body's variables in order of first use."""
+    defaults = template.variables or {}
+    names: list[str] = []
+    for match in _PLACEHOLDER.finditer(template.body):
+        name = match.group(1) or bracket_name(match.group(2))
+        if name and name not in names and (name in data or name in defaults):
+            names.append(name)
+    return [str(data.get(name) if data.get(name) not in (None, "") else defaults.get(name, "")) for name in names]
 
 
 def prepare(session: Session, workspace: Workspace, intent: OutboundIntent, now: datetime, *, persist: bool,
@@ -126,12 +148,15 @@ def prepare(session: Session, workspace: Workspace, intent: OutboundIntent, now:
     contact = resolve_contact(session, workspace, intent, persist=persist)
     language = intent.language or contact.language or workspace.default_language
     whatsapp_template = intent.whatsapp_template
+    parameters: list[str] = []
     if intent.template is not None:
         template = choose_template(session, workspace, intent.template, language)
-        text = render_intent_text(template, intent, contact)
+        data = template_data(template, intent, contact)
+        text = render_intent_text(template, data)
         language = template.language
         if template.whatsapp_name and (template.whatsapp_status or "").upper() == "APPROVED":
             whatsapp_template = template.whatsapp_name
+            parameters = whatsapp_parameters(template, data)
     else:
         text = intent.text or ""
         if not text.strip():
@@ -154,7 +179,8 @@ def prepare(session: Session, workspace: Workspace, intent: OutboundIntent, now:
         whatsapp_template=whatsapp_template,
         language=language,
     )
-    return Prepared(contact=contact, topic=topic, request=request, state=state, policy=policy)
+    return Prepared(contact=contact, topic=topic, request=request, state=state, policy=policy,
+                    whatsapp_parameters=parameters)
 
 
 def check(session: Session, workspace: Workspace, intent: OutboundIntent, now: datetime) -> Decision:
@@ -186,6 +212,7 @@ def request_record(prepared: Prepared, intent: OutboundIntent) -> dict[str, Any]
         "channel": intent.channel,
         "reply": request.reply,
         "whatsapp_template": request.whatsapp_template,
+        "whatsapp_parameters": prepared.whatsapp_parameters,
         "language": request.language,
     }
 

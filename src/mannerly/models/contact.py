@@ -43,6 +43,7 @@ class Contact(Base):
     last_inbound_at: Mapped[datetime | None]
     last_outbound_at: Mapped[datetime | None]
     whatsapp_last_inbound_at: Mapped[datetime | None]
+    messenger_last_inbound_at: Mapped[datetime | None]
     # Korea: separate consent for advertising between 21:00 and 08:00.
     night_marketing_consent: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

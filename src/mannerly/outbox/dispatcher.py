@@ -220,9 +220,16 @@ class Dispatcher:
 
     @staticmethod
     def options_of(message: Message) -> dict:
-        """Channel-specific options stored with the request."""
-        template = (message.request or {}).get("whatsapp_template")
-        return {"whatsapp_template": template} if template else {}
+        """Channel-specific options: the decision's (e.g. Messenger's messaging_type) and a WhatsApp template's."""
+        options = dict((message.decision or {}).get("channel_options") or {})
+        request = message.request or {}
+        if request.get("whatsapp_template"):
+            options["whatsapp_template"] = {
+                "name": request["whatsapp_template"],
+                "language": request.get("language") or "en",
+                "parameters": list(request.get("whatsapp_parameters") or []),
+            }
+        return options
 
     def record_result(self, message_id: int, channel_id: int, result: SendResult, started: datetime,
                       stats: DispatchStats) -> None:

@@ -50,7 +50,7 @@ def decide(request: SendRequest, contact: ContactState, policy: Policy, now: dat
         raise ValueError("decide() needs an aware `now`")
     now = now.astimezone(UTC)
     language = request.language or contact.language or "en"
-    channel, channel_outcome = whatsapp_window.select_channel(request, contact, policy, now)
+    channel, channel_outcome, channel_options = whatsapp_window.select_channel(request, contact, policy, now)
     linted = lint_message(request, contact, policy, language=language)
     zones = contact.time_zones or ("UTC",)
     ctx = RuleContext(
@@ -85,6 +85,7 @@ def decide(request: SendRequest, contact: ContactState, policy: Policy, now: dat
             encoding=linted.encoding,
             send_at=send_at,
             local_send_at=local,
+            channel_options=channel_options,
         )
 
     if lint_errors or any(outcome.reject for outcome in outcomes):

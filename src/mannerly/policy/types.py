@@ -132,6 +132,7 @@ class ContactState:
     prior_relationship: bool = False  # an inbound message, a purchase, or recorded consent
     last_inbound_at: datetime | None = None  # any channel
     whatsapp_last_inbound_at: datetime | None = None
+    messenger_last_inbound_at: datetime | None = None
     reachable: frozenset[str] = frozenset({"sms"})  # channel kinds the contact can get
     recent_outbound: tuple[SentRecord, ...] = ()  # at least the last 7 days
     last_auto_reply_at: datetime | None = None  # in this contact's conversation
@@ -172,6 +173,9 @@ class Policy:
     sender_intro: bool = True
     max_segments: int = 3  # more is a lint error
     tracked_link_domains: tuple[str, ...] = ()
+    # Messenger message tag per transactional topic, for sends outside the 24-hour window
+    # (e.g. {"orders": "POST_PURCHASE_UPDATE", "appointments": "CONFIRMED_EVENT_UPDATE"}).
+    messenger_tags: dict[str, str] = field(default_factory=dict)
 
     def brand_for(self, language: str) -> str | None:
         """The brand name in a language, else in English, else any."""
@@ -227,6 +231,8 @@ class Decision:
     encoding: str  # "GSM-7" | "UCS-2"
     send_at: datetime | None = None  # UTC; set for send (now) and defer
     local_send_at: datetime | None = None  # recipient's local time, zone attached
+    # What the channel needs to carry it, e.g. {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}.
+    channel_options: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         """The JSON form used by the API and `mannerly check --json`."""
@@ -240,4 +246,5 @@ class Decision:
             "lint": [finding.as_dict() for finding in self.lint],
             "segments": self.segments,
             "encoding": self.encoding,
+            "channel_options": dict(self.channel_options),
         }

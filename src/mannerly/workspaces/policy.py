@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mannerly.policy.types import Policy
@@ -29,6 +31,10 @@ class PolicySettings(BaseModel):
     sender_intro: bool = True
     max_segments: int = Field(3, ge=1, le=10)
     tracked_link_domains: list[str] = Field(default_factory=list)
+    messenger_tags: dict[str, Literal["CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "ACCOUNT_UPDATE"]] = Field(
+        default_factory=dict,
+        description="Messenger message tag per transactional topic, used outside the 24-hour window",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> PolicySettings:
@@ -60,4 +66,5 @@ class PolicySettings(BaseModel):
             sender_intro=self.sender_intro,
             max_segments=self.max_segments,
             tracked_link_domains=tuple(self.tracked_link_domains),
+            messenger_tags=dict(self.messenger_tags),
         )

@@ -93,6 +93,7 @@ def upgrade() -> None:
     sa.Column('last_inbound_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_outbound_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('whatsapp_last_inbound_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('messenger_last_inbound_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('night_marketing_consent', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
