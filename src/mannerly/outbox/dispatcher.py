@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from mannerly.channels.base import OutboundMessage, SendResult, advance_status
+from mannerly.channels.base import InboundMessage, OutboundMessage, SendResult, advance_status
 from mannerly.errors import ProblemError
-from mannerly.inbound.pipeline import apply_provider_effect, apply_status_update
+from mannerly.inbound.pipeline import apply_provider_effect, apply_status_update, receive_message
 from mannerly.messages.service import OutboundIntent, channel_for, prepare, rejection_summary
 from mannerly.models import Channel, Contact, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
 from mannerly.policy.engine import decide
@@ -53,6 +53,7 @@ class DispatchStats:
     unknown: int = 0
     retried: int = 0
     receipts: int = 0
+    inbound: int = 0
     recovered: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -298,7 +299,7 @@ class Dispatcher:
             session.commit()
 
     def poll_receipts(self, stats: DispatchStats) -> None:
-        """Apply delivery receipts that adapters queue in memory (the simulator)."""
+        """Apply delivery receipts and customer messages that adapters queue in memory (simulator, SMPP)."""
         now = self.runtime.now()
         with self.runtime.session() as session:
             channels = session.scalars(select(Channel).where(Channel.enabled.is_(True))).all()
@@ -311,6 +312,25 @@ class Dispatcher:
                     if apply_status_update(session, channel, update_event, now) is not None:
                         stats.receipts += 1
             session.commit()
+            for channel in channels:
+                adapter = self.runtime.channels.adapter_for(channel, self.runtime)
+                pending = getattr(adapter, "pending_inbound", None)
+                if pending is not None:
+                    self.receive_inbound(session, channel, pending(now), stats)
+
+    def receive_inbound(self, session: Session, channel: Channel, events: list[InboundMessage],
+                        stats: DispatchStats) -> None:
+        """Store customer messages an adapter received on its own connection (SMPP), one transaction each."""
+        workspace = session.get(Workspace, channel.workspace_id)
+        for event in events:
+            try:
+                receive_message(session, workspace, channel, event, self.runtime.now())
+                session.commit()
+                stats.inbound += 1
+            except Exception as error:  # one bad event must not lose the others
+                session.rollback()
+                log.exception("inbound message %s on channel %s failed", event.provider_message_id, channel.id)
+                stats.errors.append(f"inbound {event.provider_message_id}: {error}")
 
 
 class WorkerThread(threading.Thread):
