@@ -1,0 +1,1 @@
+"""Twilio Messages API channel: adapter, signature rule and a local fake server."""
