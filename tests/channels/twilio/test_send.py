@@ -179,3 +179,24 @@ def test_lookup_status_parses_the_recorded_resource():
     update = adapter.lookup_status("SM3f1e2d4c5b6a79880a1b2c3d4e5f6a7b")
     assert (update.status, update.error_code) == ("undelivered", "30003")
     assert update.occurred_at.isoformat() == "2025-03-04T01:02:10+00:00"
+
+
+@pytest.mark.parametrize(
+    ("config", "timeout", "problems"),
+    [
+        ({"account_sid": "AC1", "auth_token": "t", "from_number": "+15017122661"}, 10.0, []),
+        ({"account_sid": "AC1", "api_key_sid": "SK1", "api_key_secret": "s", "messaging_service_sid": "MG1",
+          "timeout_seconds": "2.5"}, 2.5, []),
+        ({"account_sid": "AC1", "auth_token": "t", "timeout_seconds": "soon"}, 10.0,
+         ["from_number or messaging_service_sid"]),
+        ({"auth_token": "  ", "timeout_seconds": -1}, 10.0,
+         ["account_sid", "auth_token (or api_key_sid and api_key_secret)", "from_number or messaging_service_sid"]),
+    ],
+)
+def test_config_reading(config, timeout, problems):
+    """Channel config JSON → settings; a bad timeout falls back to the default instead of breaking the channel."""
+    from mannerly.channels.twilio.adapter import TwilioConfig
+
+    read = TwilioConfig.from_channel(config)
+    assert read.timeout_seconds == timeout
+    assert read.problems() == problems

@@ -102,7 +102,7 @@ class TwilioConfig:
             from_number=text("from_number") or (sender_id.strip() if sender_id else None),
             messaging_service_sid=text("messaging_service_sid"),
             api_base_url=(text("api_base_url") or DEFAULT_API_BASE_URL).rstrip("/"),
-            timeout_seconds=float(config.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS),
+            timeout_seconds=_positive_seconds(config.get("timeout_seconds")),
         )
 
     def problems(self) -> list[str]:
@@ -137,6 +137,19 @@ class TwilioConfig:
 
 
 # -- pure helpers -----------------------------------------------------------------------------
+
+
+def _positive_seconds(value: Any) -> float:
+    """A configured timeout in seconds; the default when absent or not a positive number.
+
+    A bad value must not stop the adapter from being built: the dispatcher builds it after
+    marking a message "sending", and a failure there would strand the message.
+    """
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return DEFAULT_TIMEOUT_SECONDS
+    return seconds if seconds > 0 else DEFAULT_TIMEOUT_SECONDS
 
 
 def redact(value: Any, secrets: tuple[str, ...]) -> Any:
