@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
@@ -37,6 +37,22 @@ def test_documented_example_signature():
     )
     assert compute_signature(DOC_TOKEN, DOC_URL, DOC_PARAMS) == DOC_SIGNATURE
     assert signature_matches(DOC_TOKEN, DOC_URL, DOC_PARAMS, DOC_SIGNATURE)
+
+
+def test_parameter_order_does_not_matter():
+    """Parameters arrive in any order; they are signed sorted by name (the documented example, reversed)."""
+    reversed_params = dict(reversed(list(DOC_PARAMS.items())))
+    assert list(reversed_params)[0] == "To"
+    assert compute_signature(DOC_TOKEN, DOC_URL, reversed_params) == DOC_SIGNATURE
+    assert compute_signature(DOC_TOKEN, DOC_URL, list(reversed_params.items())) == DOC_SIGNATURE
+
+
+def test_recorded_webhook_signature_is_independent_of_body_order():
+    """A fixed vector over the recorded inbound SMS, whose body is not in sorted order."""
+    body = read_testdata("inbound_sms.txt").decode()
+    assert not body.startswith("AccountSid")  # Twilio's order, not ours
+    assert compute_signature("12345", "https://mycompany.com/webhooks/7", parse_qsl(body, keep_blank_values=True)) == (
+        "tgOkLxA0G4AgcfXN+0xnj7qO17g=")
 
 
 @pytest.mark.parametrize(
