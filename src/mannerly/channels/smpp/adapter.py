@@ -56,8 +56,6 @@ from mannerly.channels.smpp.shortmessage import (
     EncodingError,
     decode_text,
     encode_parts,
-    id_keys,
-    numeric_id_keys,
     parse_receipt_text,
     plain_id_key,
     sar_concatenation,
@@ -168,7 +166,16 @@ class _Tracked:
 
 
 class ReceiptTracker:
-    """Every part's message id -> our message, tolerant of hex/decimal/case/leading-zero differences."""
+    """Every part's message id -> our message, tolerant of hex/decimal/case/leading-zero differences.
+
+    A receipt id is looked up three ways: as the same spelling (ignoring case and leading
+    zeros), as the decimal spelling of an id the SMSC gave in hex, and as the hex spelling
+    of an id given in decimal. SMSCs are consistent, so when one reading alone finds a
+    message it earns a vote; when readings disagree (short ids can read both ways), the
+    reading with the most votes wins, and the same spelling before any votes exist.
+    """
+
+    READINGS = ("same", "hex", "dec")
 
     def __init__(self, max_tracked: int = DEFAULT_MAX_TRACKED, orphan_hold_seconds: float = ORPHAN_HOLD_SECONDS,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -178,11 +185,12 @@ class ReceiptTracker:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._messages: OrderedDict[str, _Tracked] = OrderedDict()
-        self._plain: dict[str, tuple[_Tracked, int]] = {}
-        self._numeric: dict[str, tuple[_Tracked, int]] = {}
-        # Held receipts as [arrival, raw id, update, taken], in arrival order and by id key.
+        # reading -> key -> (message, part index)
+        self._index: dict[str, dict[Any, tuple[_Tracked, int]]] = {reading: {} for reading in self.READINGS}
+        self.votes: dict[str, int] = {reading: 0 for reading in self.READINGS}
+        # Held receipts as [arrival, raw id, update, taken], in arrival order and by lookup key.
         self._orphans: deque[list[Any]] = deque()
-        self._orphan_keys: dict[str, list[list[Any]]] = {}
+        self._orphan_keys: dict[tuple[str, Any], list[list[Any]]] = {}
 
     def __len__(self) -> int:
         """How many messages still await receipts."""
@@ -196,10 +204,8 @@ class ReceiptTracker:
             tracked = _Tracked(provider_message_id, list(part_ids))
             self._messages[provider_message_id] = tracked
             for index, part_id in enumerate(part_ids):
-                self._plain[plain_id_key(part_id)] = (tracked, index)
-                for key in numeric_id_keys(part_id):
-                    self._numeric[key] = (tracked, index)
-                for key in id_keys(part_id):
+                for key in _sent_keys(part_id):
+                    self._index[key[0]][key[1]] = (tracked, index)
                     for entry in self._orphan_keys.pop(key, ()):
                         if not entry[3]:
                             entry[3] = True
@@ -211,23 +217,33 @@ class ReceiptTracker:
         return [update for update in released if update is not None]
 
     def _find(self, raw_id: str) -> tuple[_Tracked, int] | None:
-        """The message and part index an id belongs to; call with the lock held."""
-        found = self._plain.get(plain_id_key(raw_id))
-        if found is not None:
-            return found
-        for key in numeric_id_keys(raw_id):
-            found = self._numeric.get(key)
-            if found is not None:
-                return found
-        return None
+        """The message and part a receipt id belongs to; call with the lock held."""
+        found: dict[int, tuple[tuple[_Tracked, int], list[str]]] = {}
+        for reading, key in _receipt_keys(raw_id):
+            hit = self._index[reading].get(key)
+            if hit is not None:
+                found.setdefault(id(hit[0]), (hit, []))[1].append(reading)
+        if not found:
+            return None
+        if len(found) == 1:
+            hit, readings = next(iter(found.values()))
+            if len(readings) == 1:
+                self.votes[readings[0]] += 1
+            return hit
+        # Readings disagree: trust the one this SMSC has used (ties: same spelling first).
+        def preference(entry: tuple[tuple[_Tracked, int], list[str]]) -> tuple[int, int]:
+            """Best vote among the readings that found this candidate, then reading order."""
+            readings = entry[1]
+            return (max(self.votes[reading] for reading in readings),
+                    -min(self.READINGS.index(reading) for reading in readings))
+        return max(found.values(), key=preference)[0]
 
     def _unindex(self, tracked: _Tracked) -> None:
         """Forget a message's ids; call with the lock held."""
         for part_id in tracked.part_ids:
-            for key in id_keys(part_id):
-                index = self._plain if not key.startswith("#") else self._numeric
-                if index.get(key, (None,))[0] is tracked:
-                    del index[key]
+            for reading, key in _sent_keys(part_id):
+                if self._index[reading].get(key, (None,))[0] is tracked:
+                    del self._index[reading][key]
 
     def resolve(self, raw_id: str, update: StatusUpdate, *, hold: bool = True) -> StatusUpdate | None:
         """The update to report for a receipt about part `raw_id`, or None (held, or folded into the others)."""
@@ -237,7 +253,7 @@ class ReceiptTracker:
                 if hold:
                     entry = [self._monotonic(), raw_id, update, False]
                     self._orphans.append(entry)
-                    for key in id_keys(raw_id):
+                    for key in _receipt_keys(raw_id):
                         self._orphan_keys.setdefault(key, []).append(entry)
                     return None
                 return update
@@ -272,7 +288,7 @@ class ReceiptTracker:
         with self._lock:
             while self._orphans and self._orphans[0][0] <= cutoff:
                 entry = self._orphans.popleft()
-                for key in id_keys(entry[1]):
+                for key in _receipt_keys(entry[1]):
                     waiting = self._orphan_keys.get(key)
                     if waiting is not None:
                         waiting[:] = [other for other in waiting if other is not entry]
@@ -282,6 +298,34 @@ class ReceiptTracker:
                     entry[3] = True
                     expired.append(entry[2])
         return expired
+
+
+def _number(text: str, base: int) -> int | None:
+    """The id read as a number in that base, or None."""
+    try:
+        return int(text.strip(), base)
+    except ValueError:
+        return None
+
+
+def _sent_keys(part_id: str) -> list[tuple[str, Any]]:
+    """Index keys of an id from a submit_sm_resp: its spelling, its value read as hex and as decimal."""
+    keys: list[tuple[str, Any]] = [("same", plain_id_key(part_id))]
+    for reading, base in (("hex", 16), ("dec", 10)):
+        value = _number(part_id, base)
+        if value is not None:
+            keys.append((reading, value))
+    return keys
+
+
+def _receipt_keys(raw_id: str) -> list[tuple[str, Any]]:
+    """Lookup keys of a receipt id: same spelling; decimal of a hex id; hex of a decimal id."""
+    keys: list[tuple[str, Any]] = [("same", plain_id_key(raw_id))]
+    for reading, base in (("hex", 10), ("dec", 16)):
+        value = _number(raw_id, base)
+        if value is not None:
+            keys.append((reading, value))
+    return keys
 
 
 def _with_id(update: StatusUpdate, provider_message_id: str) -> StatusUpdate:

@@ -309,12 +309,10 @@ class EsmeClient:
     def _read_loop(self, sock: socket.socket) -> None:
         """Read PDUs until the connection ends; keeps the link alive with enquire_link."""
         buffer = bytearray()
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() and self._socket is sock:
             readable, _, _ = select.select([sock], [], [], READ_POLL_SECONDS)
             if not readable:
                 self._keep_alive()
-                if self._socket is not sock:
-                    return
                 continue
             chunk = sock.recv(65536)
             if not chunk:
@@ -324,6 +322,8 @@ class EsmeClient:
             buffer += chunk
             for frame in pdu.split_frames(buffer):
                 self._handle(pdu.decode(frame))
+                if self._socket is not sock:  # an unbind (or a failed write) ended the session
+                    return
 
     def _keep_alive(self) -> None:
         """Send enquire_link when the line has been idle; drop a connection whose enquire_link went unanswered."""

@@ -147,10 +147,14 @@ def parse_receipt_text(text: str) -> ReceiptText | None:
     matches = list(_RECEIPT_KEYS.finditer(text))
     fields: dict[str, str] = {}
     for index, match in enumerate(matches):
-        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
         key = match.group(1).lower()
+        # `text:` comes last and is the message's own words, which may contain "stat:" and the like.
+        last = key == "text" or index + 1 == len(matches)
+        end = len(text) if last else matches[index + 1].start()
         if key not in fields:
             fields[key] = text[match.end():end].strip()
+        if key == "text":
+            break
     if "id" not in fields and "stat" not in fields:
         return None
     return ReceiptText(

@@ -65,6 +65,7 @@ class SimSettings:
     receipt_id_format: str = "same"  # how receipts write them ("same" or one of ID_FORMATS)
     receipt_tlvs: bool = True  # add receipted_message_id and message_state
     throttle_per_second: float = 0.0  # 0: never throttle
+    submit_resp_delay_ms: int = 0  # hold every submit_sm_resp this long (to exercise ESME timeouts)
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -146,7 +147,8 @@ class SmscSimulator:
         self.phones: dict[str, list[PhoneMessage]] = defaultdict(list)
         self._partials: dict[tuple[str, str, int, int], dict[int, tuple[str, str]]] = {}
         self._undelivered: dict[str, deque[pdu.Pdu]] = defaultdict(deque)  # system_id -> deliver_sm waiting
-        self._next_number = 0
+        # Ids start at a realistic size: short ids read the same in hex and decimal far too often.
+        self._next_number = self.rng.randrange(10**8, 10**9)
         self._throttle_window: deque[float] = deque()
         self._reply_reference = 0
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -421,7 +423,12 @@ class _SmscSession(asyncio.Protocol):
                     replies.append(pdu.encode(pdu.generic_nack(sequence, pdu.ESME_RINVMSGLEN)))
                     continue
                 reply = self.handle(request)
-                if reply is not None:
+                if reply is None:
+                    continue
+                delay = self.simulator.settings.submit_resp_delay_ms
+                if reply.command_id == pdu.SUBMIT_SM_RESP and delay > 0 and self.simulator.loop is not None:
+                    self.simulator.loop.call_later(delay / 1000, self.write, pdu.encode(reply))
+                else:
                     replies.append(pdu.encode(reply))
         except pdu.PduError:  # the stream itself is out of step: nothing more can be read
             replies.append(pdu.encode(pdu.generic_nack(0, pdu.ESME_RINVCMDLEN)))
