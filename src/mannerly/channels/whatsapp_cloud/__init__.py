@@ -1,0 +1,1 @@
+"""The WhatsApp Cloud API channel (SPEC C3) and click-to-chat (C9)."""
