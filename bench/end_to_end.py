@@ -25,6 +25,8 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -43,7 +45,7 @@ from sqlalchemy import func, select
 from mannerly.config import Settings
 from mannerly.contacts.service import build_contact
 from mannerly.kit.phones import parse_phone
-from mannerly.models import Message, Topic
+from mannerly.models import Channel, Message, Topic
 from mannerly.runtime import Runtime
 from mannerly.workspaces.service import create_api_key, create_workspace
 
@@ -121,8 +123,11 @@ def server_environment(database_url: str, latency_ms: int) -> dict[str, str]:
     return environment
 
 
-def prepare_database(database_url: str, messages: int) -> tuple[str, list[tuple[str, str]]]:
-    """Migrate a fresh database and create the workspace, urgent topic, API key and contacts."""
+def prepare_database(database_url: str, messages: int, channel_rate: float) -> tuple[str, list[tuple[str, str]]]:
+    """Migrate a fresh database and create the workspace, urgent topic, API key and contacts.
+
+    The workspace's simulator SMS channel gets `channel_rate` messages per second (0: no limit).
+    """
     runtime = Runtime.create(Settings(database_url=database_url), migrate=True)
     now = datetime.now(UTC)
     people = recipients(messages)
@@ -132,6 +137,8 @@ def prepare_database(database_url: str, messages: int) -> tuple[str, list[tuple[
                 session, "Bench Shop", default_language="en",
                 brand_names={"en": "Bench Shop", "ko": "벤치샵", "id": "Toko Bench", "el": "Bench Shop"},
             )
+            for channel in session.scalars(select(Channel).where(Channel.workspace_id == workspace.id)):
+                channel.rate_limit_per_second = channel_rate
             session.add(Topic(workspace_id=workspace.id, name="orders", label="Order updates",
                               kind="transactional", urgent=True, created_at=now))
             key = create_api_key(session, workspace, "bench")
@@ -290,6 +297,16 @@ def hand_off_times(runtime: Runtime) -> list[tuple[datetime, datetime]]:
         ).all())
 
 
+def server_error_counts(log_text: str) -> dict[str, int]:
+    """Failed dispatcher passes and SQLite lock time-outs the server logged."""
+    return {
+        "failed_dispatches": log_text.count("dispatch of message"),
+        "failed_passes": log_text.count("dispatcher pass failed"),
+        "database_locked": log_text.count("database is locked"),
+        "tracebacks": log_text.count("Traceback (most recent call last)"),
+    }
+
+
 def percentile(values: list[float], share: float) -> float:
     """The value below which `share` of the sorted values lie (nearest rank); 0.0 for no values."""
     if not values:
@@ -312,22 +329,47 @@ def summarize_ms(seconds: list[float]) -> dict[str, float]:
     }
 
 
+def start_profiler(pid: int, output: str) -> subprocess.Popen | None:
+    """Attach py-spy to the server (collapsed stacks per thread), or None when py-spy is not installed."""
+    executable = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if executable is None:
+        print("py-spy is not installed; --profile-server ignored", file=sys.stderr)
+        return None
+    return subprocess.Popen([executable, "record", "--pid", str(pid), "--rate", "100", "--threads",
+                             "--format", "raw", "--output", output, "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(profiler: subprocess.Popen | None) -> None:
+    """Ask py-spy to write its output and stop."""
+    if profiler is None or profiler.poll() is not None:
+        return
+    profiler.send_signal(signal.SIGINT)
+    try:
+        profiler.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        profiler.kill()
+        profiler.wait(timeout=5)
+
+
 def run_benchmark(messages: int, concurrency: int, latency_ms: int = 20, timeout: float = 900.0,
-                  keep: bool = False) -> dict:
+                  keep: bool = False, profile_output: str | None = None, channel_rate: float = 0.0) -> dict:
     """Set up a database, start the server, post the messages, wait for hand-off, stop the server."""
     overall_deadline = time.monotonic() + timeout
     folder = Path(tempfile.mkdtemp(prefix="mannerly-bench-"))
     database_url = f"sqlite:///{folder / 'bench.db'}"
     setup_started = time.perf_counter()
-    key, people = prepare_database(database_url, messages)
+    key, people = prepare_database(database_url, messages, channel_rate)
     setup_seconds = time.perf_counter() - setup_started
     port = free_loopback_port()
     base_url = f"http://{LOOPBACK}:{port}"
     log_path = folder / "server.log"
     server = start_server(port, server_environment(database_url, latency_ms), log_path)
     reader = Runtime.create(Settings(database_url=database_url))
+    profiler = None
     try:
         wait_until_up(base_url, server, SERVER_START_TIMEOUT_SECONDS)
+        profiler = start_profiler(server.pid, profile_output) if profile_output else None
         first_post = datetime.now(UTC)
         post_started = time.perf_counter()
         client = post_all(base_url, key, people, concurrency, overall_deadline)
@@ -336,9 +378,10 @@ def run_benchmark(messages: int, concurrency: int, latency_ms: int = 20, timeout
         waited_seconds = time.perf_counter() - post_started
         times = hand_off_times(reader)
     finally:
+        stop_profiler(profiler)
         stop_server(server)
         reader.close()
-    server_log = log_path.read_text(errors="replace")[-2000:]
+    server_log = log_path.read_text(errors="replace")
     if not keep:
         for path in sorted(folder.iterdir(), reverse=True):
             path.unlink()
@@ -351,6 +394,7 @@ def run_benchmark(messages: int, concurrency: int, latency_ms: int = 20, timeout
         "messages": messages,
         "concurrency": concurrency,
         "simulator_latency_ms": latency_ms,
+        "channel_rate_limit_per_second": channel_rate,
         "database": "SQLite file (embedded default), worker in-process",
         "setup_seconds": setup_seconds,
         "posted": len(client.message_ids),
@@ -367,7 +411,8 @@ def run_benchmark(messages: int, concurrency: int, latency_ms: int = 20, timeout
         "observed_done_seconds": waited_seconds,
         "api_latency_ms": summarize_ms(client.latencies),
         "queue_lag_ms": summarize_ms([(sent - created).total_seconds() for created, sent in times]),
-        "server_log_tail": server_log if handed_off != messages else "",
+        "server_errors": server_error_counts(server_log),
+        "server_log_tail": server_log[-2000:] if handed_off != messages else "",
         "kept_folder": str(folder) if keep else None,
         "python": platform.python_version(),
     }
@@ -378,7 +423,8 @@ def format_report(result: dict) -> str:
     api, lag = result["api_latency_ms"], result["queue_lag_ms"]
     lines = [
         f"end to end: {result['messages']:,} messages, {result['concurrency']} in flight, "
-        f"{result['database']}, simulator latency {result['simulator_latency_ms']} ms, Python {result['python']}",
+        f"{result['database']}, simulator latency {result['simulator_latency_ms']} ms, "
+        f"channel rate limit {result['channel_rate_limit_per_second'] or 'none'}, Python {result['python']}",
         "",
         f"posted (201)                 {result['posted']:>10,}   HTTP {result['http_statuses']}",
         f"handed off to the simulator  {result['handed_off']:>10,}   final statuses {result['final_statuses']}",
@@ -392,6 +438,9 @@ def format_report(result: dict) -> str:
         f"{'queue lag':<18} {lag['p50']:>8.1f} {lag['p95']:>8.1f} {lag['p99']:>8.1f} {lag['max']:>8.1f} "
         f"{lag['mean']:>8.1f}",
     ]
+    errors = result["server_errors"]
+    if any(errors.values()):
+        lines += ["", "server log: " + ", ".join(f"{name} {count}" for name, count in errors.items())]
     if result["client_errors"]:
         lines += ["", "client errors (first ones):", *result["client_errors"]]
     if result["server_log_tail"]:
@@ -405,8 +454,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=10_000, help="messages to send (default 10000)")
     parser.add_argument("--concurrency", type=int, default=12, help="POSTs in flight (default 12)")
     parser.add_argument("--latency-ms", type=int, default=20, help="simulator receipt delay (default 20)")
+    parser.add_argument("--channel-rate", type=float, default=0.0,
+                        help="the simulator channel's rate limit in messages/s (default 0: none)")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temporary database and server log")
+    parser.add_argument("--profile-server", metavar="FILE",
+                        help="record the server with py-spy (if installed) into FILE (speedscope JSON)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the server process
     args = parser.parse_args(argv)
@@ -421,7 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve is not None:
         serve(args.serve)
         return 0
-    result = run_benchmark(args.messages, args.concurrency, args.latency_ms, args.timeout, args.keep)
+    result = run_benchmark(args.messages, args.concurrency, args.latency_ms, args.timeout, args.keep,
+                           profile_output=args.profile_server, channel_rate=args.channel_rate)
     print(json.dumps(result, indent=2, default=str) if args.json else format_report(result))
     return 0 if result["all_handed_off"] else 1
 
