@@ -687,3 +687,40 @@ def simulate_inbound(
         if confirmation is not None:
             console.print(f"Confirmation message {confirmation.id} queued: status [bold]{confirmation.status}[/]")
             console.print(f"  {escape(confirmation.final_text or confirmation.body)}", soft_wrap=True)
+
+
+# -- SMPP SMSC simulator -----------------------------------------------------------------------------
+
+
+@app.command("smsc-sim")
+def smsc_sim(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (2775 is SMPP's usual port; 0 picks a free one).")] = 2775,
+    system_id: Annotated[str | None, typer.Option(help="Only this system_id may bind (default: any).")] = None,
+    password: Annotated[str | None, typer.Option(help="Required bind password (default: any).")] = None,
+    receipt_delay_ms: Annotated[int, typer.Option(help="Delay before each delivery receipt.")] = 200,
+    failure_rate: Annotated[float, typer.Option(help="Share of parts reported UNDELIV (0..1).")] = 0.0,
+    reply_rate: Annotated[float, typer.Option(help="Share of delivered messages a phone answers (0..1).")] = 0.0,
+    id_format: Annotated[str, typer.Option(help="Message ids in submit_sm_resp: hex, HEX, dec or dec0.")] = "hex",
+    receipt_id_format: Annotated[str, typer.Option(help="Ids in receipts: same, hex, HEX, dec or dec0.")] = "same",
+    throttle_per_second: Annotated[float, typer.Option(help="Answer ESME_RTHROTTLED above this rate (0: never).")] = 0.0,
+    seed: Annotated[int | None, typer.Option(help="Seed for repeatable failures and replies.")] = None,
+) -> None:
+    """Run an SMPP v3.4 SMSC simulator with simulated phones (receipts, replies, throttling) until Ctrl-C."""
+    import asyncio
+
+    from mannerly.channels.smpp.smsc_sim import SimSettings, serve_forever
+
+    try:
+        settings = SimSettings(host=host, port=port, system_id=system_id, password=password,
+                               receipt_delay_ms=receipt_delay_ms, failure_rate=failure_rate, reply_rate=reply_rate,
+                               id_format=id_format, receipt_id_format=receipt_id_format,
+                               throttle_per_second=throttle_per_second, seed=seed)
+    except ValueError as error:
+        fail(str(error))
+    try:
+        asyncio.run(serve_forever(settings))
+    except KeyboardInterrupt:
+        pass
+    except OSError as error:
+        fail(f"cannot listen on {host}:{port}: {error}")
