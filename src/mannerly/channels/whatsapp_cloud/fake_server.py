@@ -160,6 +160,7 @@ class FakeGraphApi:
         self.slow_seconds = slow_seconds
         self.host = host
         self.templates: list[FakeTemplate] = []
+        self.page_size = 100  # the most templates one page lists, whatever limit the client asks for
         self._lock = threading.Lock()
         self._sends: list[RecordedSend] = []
         self._accepted: dict[str, dict[str, Any]] = {}  # wamid -> request body
@@ -480,7 +481,7 @@ class FakeGraphApi:
                 return graph_error(400, 100, f"Unsupported get request. Object with ID '{waba_id}' does not exist.",
                                    "Unknown WhatsApp Business Account id.", subcode=33,
                                    error_type="GraphMethodException")
-            limit = max(1, min(int(request.query_params.get("limit") or 25), 100))
+            limit = max(1, min(int(request.query_params.get("limit") or 25), self.page_size))
             start = int(base64.b64decode(request.query_params["after"]).decode()) if request.query_params.get(
                 "after") else 0
             with self._lock:
