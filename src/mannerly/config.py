@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Optional Redis for shared rate limits and live updates across processes.
     redis_url: str | None = None
+    # Signs web UI session cookies; when unset, a random key is generated once and kept in .mannerly/secret-key.
+    secret_key: str | None = None
 
     @field_validator("log_level")
     @classmethod
