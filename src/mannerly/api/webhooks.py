@@ -18,6 +18,7 @@ from mannerly.channels.base import InboundMessage, WebhookAdapter, WebhookReject
 from mannerly.errors import ProblemError
 from mannerly.inbound.pipeline import apply_status_update, receive_message
 from mannerly.models import Channel, ProviderExchange, Workspace
+from mannerly.redaction import redact_logged_body
 from mannerly.runtime import Runtime
 
 router = APIRouter(tags=["webhooks"])
@@ -54,7 +55,8 @@ def log_exchange(session: Session, channel: Channel, incoming: WebhookRequest, s
     session.add(ProviderExchange(
         workspace_id=channel.workspace_id, channel_id=channel.id, direction="inbound_webhook",
         request={"method": incoming.method, "path": incoming.url.split("?")[0], "headers": headers,
-                 "body": incoming.body[:MAX_LOGGED_BODY].decode("utf-8", "replace")},
+                 # Customers' card numbers and national ids must not survive in the log either (S8).
+                 "body": redact_logged_body(incoming.body.decode("utf-8", "replace"))[:MAX_LOGGED_BODY]},
         response={"body": answer[:MAX_LOGGED_BODY]}, status_code=status,
         duration_ms=int((time.perf_counter() - started) * 1000),
     ))

@@ -25,10 +25,12 @@ from mannerly.consent.service import record_consent
 from mannerly.contacts.service import build_contact, find_contact_by_phone, parse_contact_phone
 from mannerly.conversations.service import touch_conversation_inbound
 from mannerly.errors import ProblemError
+from mannerly.inbox.inbound import after_inbound
 from mannerly.messages.service import OutboundIntent, submit
 from mannerly.models import Channel, Contact, Message, MessageStatusEvent, Topic, Workspace
 from mannerly.policy.keywords import KeywordKind, KeywordMatch, classify_keyword, confirmation_text
 from mannerly.policy.types import Source
+from mannerly.redaction import redact
 from mannerly.workspaces.service import SERVICE_TOPIC
 
 
@@ -82,6 +84,8 @@ def receive_message(session: Session, workspace: Workspace, channel: Channel, ev
         contact.messenger_last_inbound_at = now
     contact.updated_at = now
     conversation = touch_conversation_inbound(session, contact, now)
+    # Card numbers and national ids never reach the database (S8).
+    redaction = redact(event.text)
     message = Message(
         workspace_id=workspace.id,
         contact_id=contact.id,
@@ -90,7 +94,8 @@ def receive_message(session: Session, workspace: Workspace, channel: Channel, ev
         channel_id=channel.id,
         channel_kind=channel.kind,
         source="customer",
-        body=event.text,
+        body=redaction.text,
+        redacted=redaction.redacted,
         status="received",
         provider_event_id=event.provider_message_id,
         provider_message_id=event.provider_message_id,
@@ -113,10 +118,12 @@ def receive_message(session: Session, workspace: Workspace, channel: Channel, ev
     received = Received(message=message, duplicate=False)
     topics = session.scalars(select(Topic).where(Topic.workspace_id == workspace.id)).all()
     keywords = {topic.keyword: topic.name for topic in topics if topic.keyword}
-    match = classify_keyword(event.text, keywords, language_hint=contact.language)
+    match = classify_keyword(redaction.text, keywords, language_hint=contact.language)
     if match is not None:
         received.keyword = match
         received.confirmation = apply_keyword(session, workspace, contact, message, match, topics, now)
+    # Inbox work: CSAT answers, reopening, waiting time, bots, auto-reply (skipped for keywords).
+    after_inbound(session, workspace, channel, received, now)
     return received
 
 

@@ -6,11 +6,14 @@ JSON columns are plain JSON: assign a new dict/list to change them, in-place edi
 
 from mannerly.models.audit import AuditEvent
 from mannerly.models.base import NAMING_CONVENTION, Base, UTCDateTime, utc_now
+from mannerly.models.bots import Booking, BookingSlot, FaqEntry, ServiceSettings
 from mannerly.models.channel import CHANNEL_PROVIDERS, Channel
 from mannerly.models.consent import CONSENT_SOURCES, CONSENT_STATUSES, Consent, ConsentEvent
 from mannerly.models.contact import Contact
 from mannerly.models.conversation import CONVERSATION_STATUSES, Conversation
+from mannerly.models.csat import CsatResponse
 from mannerly.models.idempotency import IdempotencyKey
+from mannerly.models.inbox import CONVERSATION_EVENT_KINDS, CannedReply, ConversationEvent, ConversationNote
 from mannerly.models.message import (
     INBOUND_STATUSES,
     MESSAGE_DIRECTIONS,
@@ -21,6 +24,7 @@ from mannerly.models.message import (
 )
 from mannerly.models.provider_exchange import EXCHANGE_DIRECTIONS, ProviderExchange
 from mannerly.models.template import Template
+from mannerly.models.team import Team, TeamMember
 from mannerly.models.topic import TOPIC_KINDS, Topic
 from mannerly.models.user import USER_ROLES, ApiKey, User
 from mannerly.models.workspace import Workspace
@@ -29,6 +33,7 @@ __all__ = [
     "CHANNEL_PROVIDERS",
     "CONSENT_SOURCES",
     "CONSENT_STATUSES",
+    "CONVERSATION_EVENT_KINDS",
     "CONVERSATION_STATUSES",
     "EXCHANGE_DIRECTIONS",
     "INBOUND_STATUSES",
@@ -41,15 +46,25 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "Booking",
+    "BookingSlot",
+    "CannedReply",
     "Channel",
     "Consent",
     "ConsentEvent",
     "Contact",
     "Conversation",
+    "ConversationEvent",
+    "ConversationNote",
+    "CsatResponse",
+    "FaqEntry",
     "IdempotencyKey",
     "Message",
     "MessageStatusEvent",
     "ProviderExchange",
+    "ServiceSettings",
+    "Team",
+    "TeamMember",
     "Template",
     "Topic",
     "UTCDateTime",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mannerly.models.base import Base, utc_now, workspace_fk
@@ -30,3 +31,16 @@ class Conversation(Base):
     last_auto_reply_at: Mapped[datetime | None]
     unread_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Inbox and service state (migration 0002; maintained by mannerly.inbox). team_id and
+    # resolved_by_user_id carry no foreign key: SQLite cannot add one to an existing table without
+    # rebuilding it; the services keep them consistent.
+    team_id: Mapped[int | None] = mapped_column(index=True)
+    opened_at: Mapped[datetime | None]  # when the current episode began (first message or reopening)
+    first_response_at: Mapped[datetime | None]  # first agent reply of the current episode
+    last_agent_reply_at: Mapped[datetime | None]
+    waiting_since: Mapped[datetime | None]  # the customer's oldest unanswered message; None = not waiting
+    resolved_at: Mapped[datetime | None]
+    resolved_by_user_id: Mapped[int | None]
+    csat_requested_at: Mapped[datetime | None]
+    # Menus, flows and hand-off: {"handoff": true, "menu_sent_at": ..., "flow": {...}}.
+    bot_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)

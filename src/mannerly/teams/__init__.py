@@ -1,0 +1,1 @@
+"""Teams (departments) of agents with business hours and response-time targets (S2–S4)."""
