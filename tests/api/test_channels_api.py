@@ -166,7 +166,8 @@ def test_profile_patch_merges_and_validates(capi):
     """PATCH profile keys one at a time; null clears one; an invalid result is refused and nothing changes."""
     channel_id = capi.post("/v1/channels", json={**VALID_MESSENGER, "profile": {"name": "Acme"}}).json()["id"]
     response = capi.patch(f"/v1/channels/{channel_id}",
-                          json={"profile": {"description": "Γλυκά από την Αθήνα", "logo_url": "https://a.example/l.svg"}})
+                          json={"profile": {"description": "Γλυκά από την Αθήνα",
+                                            "logo_url": "https://a.example/l.svg"}})
     assert response.json()["profile"] == {"name": "Acme", "description": "Γλυκά από την Αθήνα",
                                           "logo_url": "https://a.example/l.svg"}
     response = capi.patch(f"/v1/channels/{channel_id}", json={"profile": {"logo_url": None}})
@@ -178,7 +179,8 @@ def test_profile_patch_merges_and_validates(capi):
 
 def test_webhook_url_uses_the_public_base_url(capi):
     """With MANNERLY_PUBLIC_BASE_URL set, the channel shows the full URL to register at the provider."""
-    capi.runtime.settings = capi.runtime.settings.model_copy(update={"public_base_url": "https://mannerly.acme.example"})
+    public = {"public_base_url": "https://mannerly.acme.example"}
+    capi.runtime.settings = capi.runtime.settings.model_copy(update=public)
     channel = capi.post("/v1/channels", json=VALID_MESSENGER).json()
     assert channel["webhook_url"] == f"https://mannerly.acme.example/webhooks/{channel['id']}"
 

@@ -77,7 +77,8 @@ class ChannelIn(BaseModel):
     kind: str = Field(description="sms, whatsapp or messenger")
     provider: str = Field(description="simulator, smpp, twilio, whatsapp_cloud or messenger")
     name: str = Field(min_length=1, max_length=200)
-    sender_id: str | None = Field(None, max_length=64, description="Phone number, sender name, phone number id or Page id")
+    sender_id: str | None = Field(None, max_length=64,
+                                  description="Phone number, sender name, phone number id or Page id")
     config: dict[str, Any] = Field(default_factory=dict, description="Provider settings and credentials")
     profile: Profile = Field(default_factory=Profile)
     rate_limit_per_second: float = Field(10.0, ge=0, le=10_000, description="0 means no limit")

@@ -17,7 +17,8 @@ NOW = datetime(2025, 3, 4, 1, 0, tzinfo=UTC)
 # plus the expected watermarks as (psid, field, epoch ms).
 CASES = [
     ("message_text.json",
-     [("in", "m_AbCdEfGhIjKlMnOpQrStUv0123456789text01", "6912345678901234", "안녕하세요, 주문 상태를 알고 싶어요", ())],
+     [("in", "m_AbCdEfGhIjKlMnOpQrStUv0123456789text01", "6912345678901234",
+       "안녕하세요, 주문 상태를 알고 싶어요", ())],
      []),
     ("message_quick_reply.json",
      [("in", "m_QuickReply0123456789AbCdEfGhIjKlMn02", "7023456789012345", "Ya, kirim besok", ())],

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import httpx
 import pytest
 
-from mannerly.channels.base import OutboundMessage
+from mannerly.channels.base import Exchange, OutboundMessage
 from mannerly.channels.messenger import fake_server
 from mannerly.channels.messenger.adapter import MessengerAdapter, MessengerConfig, result_from_response
-from mannerly.channels.base import Exchange
 from tests.channels.messenger.conftest import load
 
 PSID = "6912345678901234"
