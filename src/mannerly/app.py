@@ -8,7 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from mannerly import __version__
-from mannerly.api import contacts, conversations, messages, simulator, templates, topics, webhooks, workspace
+from mannerly.api import (
+    channels,
+    contacts,
+    conversations,
+    messages,
+    simulator,
+    templates,
+    topics,
+    webhooks,
+    whatsapp,
+    workspace,
+)
 from mannerly.api.problems import install_problem_handlers
 from mannerly.outbox.dispatcher import WorkerThread
 from mannerly.runtime import Runtime
@@ -41,7 +52,8 @@ def create_app(runtime: Runtime, *, start_worker: bool = True) -> FastAPI:
     app = FastAPI(title="Mannerly", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for module in (contacts, topics, templates, workspace, messages, conversations, simulator, webhooks):
+    for module in (contacts, topics, templates, workspace, channels, whatsapp, messages, conversations, simulator,
+                   webhooks):
         app.include_router(module.router)
 
     mount_web(app)
