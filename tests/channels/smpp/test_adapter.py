@@ -224,9 +224,13 @@ def test_unbind_on_close(smsc, adapter_for):
     """close() unbinds politely before disconnecting."""
     simulator = smsc()
     adapter = adapter_for(simulator)
+    started = time.monotonic()
     adapter.close()
+    assert time.monotonic() - started < 1.0  # the unbind_resp was read, not waited out
     wait_for(lambda: simulator.stats.unbinds == 1)
     assert not adapter.client.bound
+    time.sleep(0.2)
+    assert simulator.stats.binds == 1  # no reconnect after a deliberate unbind
 
 
 def test_lookup_status_uses_query_sm(smsc, adapter_for):

@@ -156,6 +156,7 @@ class EsmeClient:
         self._sequence = 0
         self._bound = threading.Event()
         self._stopping = threading.Event()
+        self._closing = threading.Event()  # unbinding on purpose: do not reconnect
         self._thread: threading.Thread | None = None
         self._last_activity = time.monotonic()
         self._enquire_sent_at: float | None = None
@@ -181,12 +182,14 @@ class EsmeClient:
 
     def close(self, timeout: float = 2.0) -> None:
         """Unbind politely (waiting briefly for unbind_resp), close the socket and stop the thread."""
-        self._stopping.set()
+        self._closing.set()
         if self._bound.is_set():
             try:
+                # The session thread still reads, so it can hand us the unbind_resp.
                 self.submit(pdu.Pdu(pdu.UNBIND), wait_for_bind=0).wait(timeout)
             except SmppError:
                 pass  # closing anyway
+        self._stopping.set()
         self._drop_connection("client closed")
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
@@ -259,7 +262,7 @@ class EsmeClient:
     def _run(self) -> None:
         """Connect, bind and read until stopped; reconnect with exponential backoff."""
         delay = self.settings.reconnect_min
-        while not self._stopping.is_set():
+        while not self._stopping.is_set() and not self._closing.is_set():
             try:
                 sock = self._connect_and_bind()
             except (OSError, pdu.PduError, SmppError) as error:
@@ -392,7 +395,7 @@ class EsmeClient:
             self._state.notify_all()
         for waiter in pending.values():
             waiter.resolve(None, ConnectionLost(reason))
-        if was_bound and not self._stopping.is_set():
+        if was_bound and not self._stopping.is_set() and not self._closing.is_set():
             self.last_error = reason
             log.warning("SMPP connection to %s:%s dropped: %s", self.settings.host, self.settings.port, reason)
 
