@@ -41,6 +41,7 @@ from mannerly.models import (
 )
 from mannerly.policy.types import Action
 from mannerly.runtime import Runtime
+from mannerly.teams import service as teams_service
 from mannerly.web import data
 from mannerly.web.auth import LoginRateLimiter, authenticate, create_user, session_secret
 from mannerly.web.csrf import CsrfRejected, csrf_token, require_csrf
@@ -290,10 +291,13 @@ class Filters:
 
 
 def inbox_items(web: Web, filters: Filters) -> list[data.InboxItem]:
-    """The conversation list for the filters."""
-    return data.list_inbox(web.session, web.workspace, web.user, view=filters.view,
-                           status=None if filters.status == "all" else filters.status,
-                           channel=filters.channel or None, now=web.now)
+    """The conversation list for the filters (an unknown team shows nothing rather than an error)."""
+    try:
+        return data.list_inbox(web.session, web.workspace, web.user, view=filters.view,
+                               status=None if filters.status == "all" else filters.status,
+                               channel=filters.channel or None, now=web.now)
+    except ProblemError:
+        return []
 
 
 def inbox_page(web: Web, filters: Filters, conversation_id: int | None = None) -> HTMLResponse:
@@ -303,7 +307,7 @@ def inbox_page(web: Web, filters: Filters, conversation_id: int | None = None) -
                               "conversation": None}
     if conversation_id is not None:
         conversation = load_conversation(web, conversation_id)
-        data.mark_read(web.session, conversation, web.user, web.now)
+        data.mark_read(web.session, conversation)
         web.session.commit()
         values.update(conversation_values(web, conversation))
         values["items"] = inbox_items(web, filters)
@@ -326,7 +330,7 @@ def conversation_values(web: Web, conversation) -> dict[str, Any]:
         "contact": contact,
         "contact_name": data.contact_label(contact),
         "timeline": data.timeline(web.session, conversation),
-        "panel": data.side_panel(web.session, web.workspace, contact, web.now),
+        "panel": data.side_panel(web.session, web.workspace, contact, web.now, conversation),
         "agents": [user for user in data.workspace_users(web.session, web.workspace.id) if user.role != "marketer"],
         "canned": data.canned_replies(web.session, web.workspace.id, contact.language),
         "reply_channel": data.reply_channel(web.session, conversation),
@@ -357,7 +361,7 @@ def get_timeline(conversation_id: int, web: WebDep) -> HTMLResponse:
     """The conversation's history alone (live refresh); reading it clears the unread count."""
     conversation = load_conversation(web, conversation_id)
     if conversation.unread_count:
-        data.mark_read(web.session, conversation, web.user, web.now)
+        data.mark_read(web.session, conversation)
         web.session.commit()
     return web.render("partials/timeline.html", conversation=conversation,
                       timeline=data.timeline(web.session, conversation))
@@ -368,7 +372,7 @@ def get_panel(conversation_id: int, web: WebDep) -> HTMLResponse:
     """The side panel alone (live refresh)."""
     conversation = load_conversation(web, conversation_id)
     contact = web.session.get(Contact, conversation.contact_id)
-    return web.render("partials/panel.html", panel=data.side_panel(web.session, web.workspace, contact, web.now),
+    return web.render("partials/panel.html", panel=data.side_panel(web.session, web.workspace, contact, web.now, conversation),
                       contact=contact, conversation=conversation)
 
 
@@ -438,9 +442,25 @@ def post_note(conversation_id: int, web: WebDep, form: FormDep) -> Response:
     conversation = load_conversation(web, conversation_id)
     body = form.get("body", "").strip()
     if body:
-        data.add_note(web.session, conversation, author=web.user, body=body, now=web.now)
+        try:
+            data.add_note(web.session, conversation, author=web.user, body=body, now=web.now)
+        except ProblemError as error:
+            web.session.rollback()
+            raise WebError(422, error.detail) from error
         web.session.commit()
     return web.render("partials/note_form.html", conversation=conversation, headers={"HX-Trigger": "conversation-changed"})
+
+
+def form_id(form: dict[str, str], name: str) -> Any:
+    """An id from a select: the number, None for the empty choice, KEEP when the field was not sent."""
+    if name not in form:
+        return data.KEEP
+    value = form[name].strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise WebError(422, f"{name} must be a number.")
+    return int(value)
 
 
 @router.post("/inbox/c/{conversation_id}/assign", response_class=HTMLResponse, dependencies=[Csrf])
@@ -448,11 +468,13 @@ def post_assign(conversation_id: int, web: WebDep, form: FormDep) -> Response:
     """Assign the conversation to an agent and/or a team."""
     web.require_role(*ROLES_WHO_REPLY)
     conversation = load_conversation(web, conversation_id)
-    user_id = int(form["user_id"]) if form.get("user_id", "").isdigit() else None
-    team_id = int(form["team_id"]) if form.get("team_id", "").isdigit() else None
-    if user_id is not None and user_id not in {user.id for user in data.workspace_users(web.session, web.workspace.id)}:
-        raise WebError(422, "That person is not in this workspace.")
-    data.assign(web.session, conversation, user_id=user_id, team_id=team_id, actor=web.user, now=web.now)
+    user_id = form_id(form, "user_id")
+    team_id = form_id(form, "team_id")
+    try:
+        data.assign(web.session, conversation, user_id=user_id, team_id=team_id, actor=web.user, now=web.now)
+    except ProblemError as error:
+        web.session.rollback()
+        raise WebError(422, error.detail) from error
     web.session.commit()
     return get_header(conversation_id, web) if is_htmx(web.request) else RedirectResponse(
         f"/inbox/c/{conversation_id}", status_code=303)
@@ -548,7 +570,7 @@ def get_contact(contact_id: int, web: WebDep) -> HTMLResponse:
     labels = dict(web.session.execute(select(Topic.id, Topic.label).where(Topic.workspace_id == web.workspace.id)).all())
     ledger = web.session.scalars(select(ConsentEvent).where(ConsentEvent.contact_id == contact.id)
                                  .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())).all()
-    history = [(event, data.consent_sentence(event.status, labels.get(event.topic_id), event.source, event.wording))
+    history = [(event, data.consent_sentence(event, labels.get(event.topic_id)))
                for event in ledger]
     conversation_id = data.conversations_with_contact_ids(web.session, [contact.id]).get(contact.id)
     return web.render("contact.html", nav="contacts", contact=contact, name=data.contact_label(contact),
@@ -585,7 +607,7 @@ def get_topics(web: WebDep) -> HTMLResponse:
                                  .where(ConsentEvent.workspace_id == web.workspace.id)
                                  .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc()).limit(50)).all()
     changes = [(event, contact, data.contact_label(contact),
-                data.consent_sentence(event.status, labels.get(event.topic_id), event.source, event.wording))
+                data.consent_sentence(event, labels.get(event.topic_id)))
                for event, contact in recent]
     global_out = web.session.scalar(select(func.count()).where(Contact.workspace_id == web.workspace.id,
                                                                Contact.global_opt_out.is_(True))) or 0
@@ -600,7 +622,8 @@ POLICY_BOOL_FIELDS = ("skip_holidays", "sender_intro")
 
 
 def settings_page(web: Web, *, policy_errors: list[str] | None = None, notice: str | None = None,
-                  new_key: str | None = None, user_error: str | None = None, status_code: int = 200) -> HTMLResponse:
+                  new_key: str | None = None, user_error: str | None = None, team_error: str | None = None,
+                  status_code: int = 200) -> HTMLResponse:
     """The settings page (admins only)."""
     session, workspace = web.session, web.workspace
     channels = session.scalars(select(Channel).where(Channel.workspace_id == workspace.id).order_by(Channel.id)).all()
@@ -609,7 +632,7 @@ def settings_page(web: Web, *, policy_errors: list[str] | None = None, notice: s
     return web.render("settings.html", status_code=status_code, nav="settings",
                       policy=PolicySettings.model_validate(workspace.policy or {}), policy_errors=policy_errors or [],
                       channels=channels, keys=keys, users=data.workspace_users(session, workspace.id),
-                      roles=USER_ROLES, notice=notice, new_key=new_key, user_error=user_error,
+                      roles=USER_ROLES, notice=notice, new_key=new_key, user_error=user_error, team_error=team_error,
                       teams=data.list_teams(session, workspace.id),
                       metrics=data.agent_metrics(session, workspace.id, web.now))
 
@@ -686,6 +709,71 @@ def post_user(web: WebDep, form: FormDep) -> HTMLResponse:
         return settings_page(web, user_error=error.detail, status_code=422)
     web.session.commit()
     return settings_page(web, notice="User added.")
+
+
+def hours_from_form(form: dict[str, str]) -> dict[str, list[list[str]]]:
+    """Business hours from the team form: the same opening interval on each ticked weekday ({} = always open)."""
+    if form.get("hours_mode") == "always":
+        return {}
+    interval = [form.get("opens", "09:00"), form.get("closes", "18:00")]
+    return {str(day): [interval] for day in range(7) if form.get(f"day_{day}") == "on"}
+
+
+def team_changes(form: dict[str, str]) -> dict[str, Any]:
+    """A team's fields from its form (empty targets mean none)."""
+    def target(name: str) -> int | None:
+        """A response target in minutes, or None."""
+        value = form.get(name, "").strip()
+        if value and not value.isdigit():
+            raise ProblemError(422, "Invalid team", f"{name.replace('_', ' ')} must be a whole number of minutes")
+        return int(value) if value else None
+
+    return {"name": form.get("name", ""), "time_zone": form.get("time_zone", "UTC").strip() or "UTC",
+            "hours": hours_from_form(form),
+            "first_response_target_minutes": target("first_response_target_minutes"),
+            "next_response_target_minutes": target("next_response_target_minutes")}
+
+
+def hours_text(hours: dict[str, Any] | None) -> str:
+    """Business hours in words: 'Mon–Fri 09:00–18:00' style, or 'always open'."""
+    if not hours:
+        return "Always open"
+    by_interval: dict[str, list[str]] = {}
+    for day in sorted(hours, key=int):
+        label = ", ".join(f"{start}–{end}" for start, end in hours[day]) or "closed"
+        by_interval.setdefault(label, []).append(WEEKDAYS[int(day)])
+    return "; ".join(f"{' '.join(days)} {label}" for label, days in by_interval.items())
+
+
+templates.env.globals["hours_text"] = hours_text
+
+
+@router.post("/settings/teams", response_class=HTMLResponse, dependencies=[Csrf])
+def post_team(web: WebDep, form: FormDep) -> HTMLResponse:
+    """Add a team with its business hours and response targets."""
+    web.require_role("admin")
+    try:
+        changes = team_changes(form)
+        teams_service.create_team(web.session, web.workspace.id, changes.pop("name"), now=web.now, **changes)
+    except ProblemError as error:
+        web.session.rollback()
+        return settings_page(web, team_error=error.detail, status_code=422)
+    web.session.commit()
+    return settings_page(web, notice="Team added.")
+
+
+@router.post("/settings/teams/{team_id}", response_class=HTMLResponse, dependencies=[Csrf])
+def post_team_update(team_id: int, web: WebDep, form: FormDep) -> HTMLResponse:
+    """Change a team's name, business hours, time zone or targets."""
+    web.require_role("admin")
+    try:
+        team = teams_service.find_team(web.session, web.workspace.id, team_id)
+        teams_service.update_team(web.session, team, team_changes(form))
+    except ProblemError as error:
+        web.session.rollback()
+        return settings_page(web, team_error=error.detail, status_code=422)
+    web.session.commit()
+    return settings_page(web, notice="Team saved.")
 
 
 # -- phone simulator -------------------------------------------------------------------------

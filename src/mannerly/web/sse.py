@@ -15,7 +15,7 @@ from anyio import to_thread
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mannerly.models import AuditEvent, ConsentEvent, Conversation, Message
+from mannerly.models import ConsentEvent, Conversation, ConversationEvent, ConversationNote, CsatResponse, Message
 
 POLL_SECONDS = 1.0
 # Browsers reconnect by themselves; a bounded stream never outlives a server shutdown for long.
@@ -31,13 +31,15 @@ def workspace_fingerprint(session: Session, workspace_id: int) -> tuple[Any, ...
     ).one()
     conversations = session.execute(
         select(func.count(Conversation.id), func.sum(Conversation.unread_count), func.max(Conversation.last_message_at),
-               func.sum(func.length(Conversation.status)), func.sum(func.coalesce(Conversation.assignee_user_id, 0)))
+               func.sum(func.length(Conversation.status)), func.sum(func.coalesce(Conversation.assignee_user_id, 0)),
+               func.sum(func.coalesce(Conversation.team_id, 0)))
         .where(Conversation.workspace_id == workspace_id)
     ).one()
     consents = session.scalar(select(func.max(ConsentEvent.id)).where(ConsentEvent.workspace_id == workspace_id))
-    # Assignments, status changes and notes are audited, so they move this too.
-    audit = session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.workspace_id == workspace_id))
-    return (*messages, *conversations, consents, audit)
+    # Assignments, status changes, notes and CSAT answers have their own tables.
+    others = tuple(session.scalar(select(func.max(table.id)).where(table.workspace_id == workspace_id))
+                   for table in (ConversationEvent, ConversationNote, CsatResponse))
+    return (*messages, *conversations, consents, *others)
 
 
 def format_event(event: str, data: str) -> str:
