@@ -189,9 +189,14 @@ def read_remote(items: Iterable[Any]) -> tuple[list[RemoteTemplate], list[dict[s
         status = str(item["status"]).upper() if item.get("status") else None
         category = str(item["category"]).upper() if item.get("category") else None
         entries.append((name, code, status, category, body, component_warnings(item.get("components"))))
-    # Several locales of one language under one name: the exact code keeps the short language.
+    # Several locales of one language under one name: the exact code ("en") keeps the short
+    # language, else the alphabetically first locale does; the others keep their full code.
+    def claim_order(entry: tuple[Any, ...]) -> tuple[str, bool, str]:
+        """Sort key: by name, exact language codes first, then by code."""
+        return entry[0], entry[1].lower() != primary_language(entry[1]), entry[1]
+
     short_taken: dict[tuple[str, str], str] = {}
-    for name, code, *_ in sorted(entries, key=lambda entry: (entry[0], entry[1].lower() != primary_language(entry[1]), entry[1])):
+    for name, code, *_ in sorted(entries, key=claim_order):
         short_taken.setdefault((name, primary_language(code)), code)
     remote = []
     for name, code, status, category, body, warnings in entries:
