@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import json
 import os
 import platform
@@ -52,7 +51,7 @@ from mannerly.config import Settings
 from mannerly.contacts.service import build_contact
 from mannerly.kit.phones import parse_phone
 from mannerly.messages.service import OutboundIntent, submit
-from mannerly.models import Channel, Contact, Message, Topic, Workspace
+from mannerly.models import Channel, Message, Topic, Workspace
 from mannerly.outbox.dispatcher import Dispatcher
 from mannerly.runtime import Runtime
 from mannerly.workspaces.service import create_workspace
@@ -225,8 +224,6 @@ def profile_summary(profiler: cProfile.Profile, messages: int, top: int = 25) ->
                  "cumulative_us_per_message": round(cumulative / messages * 1e6, 1)}
                 for where, calls, own, cumulative in selected]
 
-    text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
     return {"by_own_time": table(by_own), "by_cumulative_time": table(by_cumulative)}
 
 
