@@ -178,3 +178,38 @@ def test_status_events_are_recorded_and_statuses_never_move_back(runtime, setup)
         raw = [event.raw_status for event in session.scalars(
             select(MessageStatusEvent).where(MessageStatusEvent.message_id == message_id))]
         assert {"DELIVRD", "ENROUTE", "WEIRD_NEW_STATUS"} <= set(raw)
+
+
+def test_unknown_with_a_provider_id_is_reconciled_by_status_lookup(runtime, setup, clock):
+    """An `unknown` message whose provider id is known is looked up and takes the provider's status."""
+    provider, workspace_id = setup
+    provider.script = [SendResult(accepted=False, status="unknown", provider_message_id=None)]
+    message_id = queue(runtime, workspace_id)
+    Dispatcher(runtime).run_once()
+    with runtime.session() as session:
+        session.get(Message, message_id).provider_message_id = "late-id"
+        session.commit()
+    assert Dispatcher(runtime).run_once().reconciled == 0  # the provider does not know it yet
+    provider.statuses["late-id"] = StatusUpdate("late-id", "delivered", "DELIVRD")
+    assert Dispatcher(runtime).run_once().reconciled == 0  # asked again only after a minute
+    clock.advance(minutes=2)
+    assert Dispatcher(runtime).run_once().reconciled == 1
+    assert status_of(runtime, message_id).status == "delivered"
+    assert provider.handed_off == [message_id]
+
+
+def test_status_report_carrying_our_id_matches_a_message_whose_answer_was_lost(runtime, setup):
+    """A report with our message id finds the message even though we never learned the provider's id."""
+    from mannerly.inbound.pipeline import apply_status_update
+
+    provider, workspace_id = setup
+    provider.script = [TimeoutError("answer lost")]
+    message_id = queue(runtime, workspace_id)
+    Dispatcher(runtime).run_once()
+    with runtime.session() as session:
+        channel = session.scalar(select(Channel))
+        update = StatusUpdate("SMabc", "delivered", "delivered", message_id=message_id)
+        assert apply_status_update(session, channel, update, runtime.now()) is not None
+        session.commit()
+    message = status_of(runtime, message_id)
+    assert (message.status, message.provider_message_id) == ("delivered", "SMabc")

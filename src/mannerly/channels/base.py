@@ -113,6 +113,9 @@ class StatusUpdate:
     error_code: str | None = None
     occurred_at: datetime | None = None
     effect: str | None = None  # one of PROVIDER_EFFECTS when the error changes consent or reachability
+    # Our own message id when the provider echoes it back (e.g. in the status callback URL):
+    # it matches the report even when the hand-off's answer, and so the provider's id, was lost.
+    message_id: int | None = None
 
 
 InboundEvent = InboundMessage | StatusUpdate

@@ -154,6 +154,12 @@ def apply_status_update(session: Session, channel: Channel, update: StatusUpdate
         Message.direction == "outbound",
         Message.provider_message_id == update.provider_message_id,
     ))
+    if message is None and update.message_id is not None:
+        # The provider echoed our id: the report matches even if its answer to the hand-off was lost.
+        candidate = session.get(Message, update.message_id)
+        if candidate is not None and candidate.channel_id == channel.id and candidate.direction == "outbound":
+            message = candidate
+            message.provider_message_id = message.provider_message_id or update.provider_message_id
     if message is None:
         return None
     session.add(MessageStatusEvent(

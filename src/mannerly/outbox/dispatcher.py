@@ -39,6 +39,7 @@ DUE_STATUSES = ("pending", "deferred")
 RETRY_BASE = timedelta(seconds=2)
 RETRY_MAX = timedelta(minutes=10)
 MESSAGE_VALIDITY = timedelta(hours=24)
+RECONCILE_INTERVAL = timedelta(minutes=1)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class DispatchStats:
     receipts: int = 0
     inbound: int = 0
     recovered: int = 0
+    reconciled: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -80,6 +82,7 @@ class Dispatcher:
                 log.exception("dispatch of message %s failed", message_id)
                 stats.errors.append(f"{message_id}: {error}")
         self.poll_receipts(stats)
+        self.reconcile_unknown(stats)
         return stats
 
     def claim_due(self) -> list[int]:
@@ -296,6 +299,29 @@ class Dispatcher:
                 session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
                                                status="unknown", occurred_at=now))
                 stats.recovered += 1
+            session.commit()
+
+    def reconcile_unknown(self, stats: DispatchStats) -> None:
+        """Ask providers what became of `unknown` messages whose id we know; each at most once a minute."""
+        now = self.runtime.now()
+        with self.runtime.session() as session:
+            rows = session.scalars(select(Message).where(
+                Message.status == "unknown", Message.provider_message_id.is_not(None),
+                Message.channel_id.is_not(None),
+                or_(Message.lease_until.is_(None), Message.lease_until < now),
+            ).order_by(Message.id).limit(100)).all()
+            for message in rows:
+                channel = session.get(Channel, message.channel_id)
+                adapter = self.runtime.channels.adapter_for(channel, self.runtime)
+                try:
+                    found = adapter.lookup_status(message.provider_message_id)
+                except Exception:  # a provider outage must not stop the dispatcher
+                    log.warning("status lookup for message %s failed", message.id, exc_info=True)
+                    found = None
+                if found is not None and apply_status_update(session, channel, found, now) is not None:
+                    stats.reconciled += 1
+                # An unknown row is never claimed for sending, so its lease only paces these lookups.
+                message.lease_until = now + RECONCILE_INTERVAL
             session.commit()
 
     def poll_receipts(self, stats: DispatchStats) -> None:

@@ -80,7 +80,7 @@ def test_send_is_handed_off_once_and_status_callbacks_deliver_it(setup):
     final_text = setup.message(sent["id"])["final_text"]
     assert final_text.endswith("Your order has shipped.")  # the engine may prefix the brand
     assert request.form == {"To": CUSTOMER, "From": BUSINESS_NUMBER, "Body": final_text,
-                            "StatusCallback": setup.webhook_url}
+                            "StatusCallback": f"{setup.webhook_url}?message_id={sent['id']}"}
     assert setup.message(sent["id"])["provider_message_id"] == sid
     assert setup.message(sent["id"])["status"] == "queued"
 

@@ -40,7 +40,7 @@ def test_accepted_send_posts_the_documented_request(fake_twilio):
         "To": CUSTOMER,
         "From": BUSINESS_NUMBER,
         "Body": "안녕하세요, 주문하신 상품이 발송되었습니다.",
-        "StatusCallback": "https://mannerly.example.com/webhooks/7",
+        "StatusCallback": "https://mannerly.example.com/webhooks/7?message_id=42",
     }
     assert result.accepted and result.status == "queued" and not result.retryable
     assert fake_twilio.handoffs == [result.provider_message_id]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -290,11 +290,13 @@ class TwilioAdapter:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def status_callback_url(self) -> str | None:
-        """Where Twilio should POST status callbacks, or None without a public base URL."""
+    def status_callback_url(self, message_id: int | None = None) -> str | None:
+        """Where Twilio should POST status callbacks (carrying our message id), or None without a public base URL."""
         if not self.public_base_url or self.channel_id is None:
             return None
-        return f"{self.public_base_url}/webhooks/{self.channel_id}"
+        url = f"{self.public_base_url}/webhooks/{self.channel_id}"
+        # Our id in the URL (which Twilio signs) matches callbacks even if the create answer was lost.
+        return f"{url}?message_id={message_id}" if message_id is not None else url
 
     def address(self, number: str) -> str:
         """A number as Twilio expects it on this channel ("whatsapp:" prefix on WhatsApp channels)."""
@@ -309,7 +311,7 @@ class TwilioAdapter:
             form["MessagingServiceSid"] = self.config.messaging_service_sid
         else:
             form["From"] = self.address(self.config.from_number or message.sender_id or "")
-        callback = self.status_callback_url()
+        callback = self.status_callback_url(message.message_id)
         if callback:
             form["StatusCallback"] = callback
         return form
@@ -438,6 +440,10 @@ class TwilioAdapter:
         if account and self.config.account_sid and account != self.config.account_sid:
             raise WebhookRejected(403, "the webhook is for another Twilio account")
         events = events_from_fields(fields, self.clock())
+        our_id = request.query.get("message_id", "")
+        if our_id.isdigit():
+            events = tuple(replace(event, message_id=int(our_id)) if isinstance(event, StatusUpdate) else event
+                           for event in events)
         if any(isinstance(event, InboundMessage) for event in events):
             # Empty TwiML: accept the message without an automatic reply.
             return WebhookResult(events=events, body=EMPTY_TWIML, media_type="text/xml")
