@@ -17,10 +17,12 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mannerly.errors import invalid
 from mannerly.models import FaqEntry
 from mannerly.policy.keywords import fold_text
 
@@ -32,13 +34,13 @@ STOP_WORDS: frozenset[str] = frozenset("""
 a an the is are am was were be do does did can could would will shall should may might i me my we you your
 yours our us it its to of for in on at by with and or but how what when where which who why whats hi hello
 hey please pls plz thanks thank there this that these those have has had get got any some about tell know
-want like need just im id ive dont ok okay
+want like need just im id ive dont ok okay today tomorrow monday tuesday wednesday thursday friday saturday sunday
 apa apakah bagaimana kapan dimana di mana berapa saya aku kami anda kamu yang dan ini itu ke dari untuk
 dengan ada bisa tolong mohon halo hai min kak ya nya
 τι πως ποτε που ποιο ποια ποιος ειναι το τα η ο οι του της των σε με και για θα να μου σας μας εχετε
 μπορω μπορειτε γεια παρακαλω
 뭐 뭔가요 어떻게 언제 어디 어디서 어디에 무엇 무슨 제 저 저희 혹시 좀 안녕하세요 알려주세요 알려 주세요
-궁금합니다 궁금해요 싶어 싶어요 문의 문의드립니다 되나요 돼요 하나요 인가요 있나요 있어요 해주세요 부탁드립니다
+궁금합니다 궁금해요 싶어 싶어요 오늘 내일 월요일 화요일 수요일 목요일 금요일 토요일 일요일 문의 문의드립니다 되나요 돼요 하나요 인가요 있나요 있어요 해주세요 부탁드립니다
 """.split())
 
 # A few words people use for the same thing (folded, after suffix stripping).
@@ -184,3 +186,22 @@ def find_answer(session: Session, workspace_id: int, text: str,
         return None
     entry = next(entry for entry in entries if entry.id == match.entry_id)
     return entry, match.score
+
+
+def add_faq_entry(session: Session, workspace_id: int, *, question: str, answer: str, language: str = "en",
+                  enabled: bool = True, now: datetime) -> FaqEntry:
+    """A new FAQ entry; the question must have words the matcher can use."""
+    if not normalize_question(question):
+        raise invalid("question", "the question has no words to match on (only greetings or filler)")
+    if not answer.strip():
+        raise invalid("answer", "an FAQ entry needs an answer")
+    entry = FaqEntry(workspace_id=workspace_id, question=question.strip(), answer=answer.strip(),
+                     language=language, enabled=enabled, created_at=now)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_faq(session: Session, workspace_id: int) -> list[FaqEntry]:
+    """The workspace's FAQ entries in the order they were added."""
+    return list(session.scalars(select(FaqEntry).where(FaqEntry.workspace_id == workspace_id).order_by(FaqEntry.id)))

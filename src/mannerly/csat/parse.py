@@ -48,6 +48,11 @@ FILLER: frozenset[str] = frozenset({
     "αστερια", "αστερι", "βαθμος", "ευχαριστω", "ευχαριστουμε",
 })
 
+# Keys are written naturally above and folded here the way replies are folded (accents off, σ for ς).
+SCORE_WORDS = {fold_text(word): score for word, score in SCORE_WORDS.items()}
+SCORE_PHRASES = {fold_text(phrase): score for phrase, score in SCORE_PHRASES.items()}
+FILLER = frozenset(fold_text(word) for word in FILLER)
+
 _FILLED_STARS = ("⭐", "★", "🌟")
 _EMPTY_STARS = ("☆",)
 _THUMBS = {"👍": 5, "👎": 1}
