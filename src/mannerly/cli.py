@@ -724,3 +724,119 @@ def smsc_sim(
         pass
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error}")
+
+
+# -- teams and FAQ (inbox) ------------------------------------------------------------------------
+
+team_app = typer.Typer(help="Teams of agents with business hours and response targets.", no_args_is_help=True)
+faq_app = typer.Typer(help="FAQ entries the bot answers with.", no_args_is_help=True)
+app.add_typer(team_app, name="team")
+app.add_typer(faq_app, name="faq")
+
+
+def parse_hours_option(items: list[str]) -> dict[str, list[list[str]]]:
+    """'0-4=09:00-18:00' or '5=10:00-14:00' (repeatable, days 0=Monday … 6=Sunday) → the stored hours JSON."""
+    hours: dict[str, list[list[str]]] = {}
+    for item in items:
+        days, _, span = item.partition("=")
+        start, _, end = span.partition("-")
+        first, _, last = days.partition("-")
+        if not (first.isdigit() and (not last or last.isdigit()) and start and end):
+            raise invalid("--hours", f"'{item}' is not like 0-4=09:00-18:00")
+        for day in range(int(first), int(last or first) + 1):
+            hours.setdefault(str(day), []).append([start.strip(), end.strip()])
+    return hours
+
+
+@team_app.command("create")
+def team_create(
+    name: Annotated[str, typer.Argument(help="Team name, e.g. Billing.")],
+    workspace: WorkspaceOption = DEMO_WORKSPACE,
+    hours: Annotated[list[str] | None, typer.Option(
+        help="Open hours as days=HH:MM-HH:MM, e.g. 0-4=09:00-18:00 (0=Monday); repeatable. None: always open.")] = None,
+    time_zone: Annotated[str, typer.Option("--tz", help="The business's IANA time zone.")] = "UTC",
+    first_response: Annotated[int | None, typer.Option(help="First-response target in minutes.")] = None,
+    next_response: Annotated[int | None, typer.Option(help="Next-response target in minutes.")] = None,
+) -> None:
+    """Create a team with business hours and response-time targets."""
+    from mannerly.teams.service import create_team
+
+    with user_errors(), open_runtime() as runtime, runtime.session() as session:
+        ws = get_workspace(session, workspace)
+        team = create_team(session, ws.id, name, hours=parse_hours_option(hours or []), time_zone=time_zone,
+                           first_response_target_minutes=first_response, next_response_target_minutes=next_response,
+                           now=runtime.now())
+        session.commit()
+        console.print(f"Team [bold]{escape(team.name)}[/] created (id {team.id}) in {escape(ws.name)}.")
+
+
+@team_app.command("list")
+def team_list(workspace: WorkspaceOption = DEMO_WORKSPACE) -> None:
+    """List the teams with their hours and targets."""
+    from mannerly.policy.calendar import DAY_NAMES
+    from mannerly.teams.service import list_teams
+
+    with user_errors(), open_runtime() as runtime, runtime.session() as session:
+        ws = get_workspace(session, workspace)
+        table = Table("id", "name", "time zone", "hours", "first / next response (min)")
+        for team in list_teams(session, ws.id):
+            days = "; ".join(f"{DAY_NAMES[int(day)]} " + " ".join(f"{start}-{end}" for start, end in spans)
+                             for day, spans in sorted((team.hours or {}).items()))
+            targets = f"{team.first_response_target_minutes or '-'} / {team.next_response_target_minutes or '-'}"
+            table.add_row(str(team.id), escape(team.name), team.time_zone, escape(days or "always open"), targets)
+        console.print(table)
+
+
+@faq_app.command("add")
+def faq_add(
+    question: Annotated[str, typer.Option(help="The question; separate other phrasings with a newline.")],
+    answer: Annotated[str, typer.Option(help="What the bot answers.")],
+    language: Annotated[str, typer.Option(help="Language of the entry (en, ko, id, el).")] = "en",
+    workspace: WorkspaceOption = DEMO_WORKSPACE,
+) -> None:
+    """Add an FAQ entry the bot answers with."""
+    from mannerly.bots.faq import add_faq_entry
+
+    with user_errors(), open_runtime() as runtime, runtime.session() as session:
+        ws = get_workspace(session, workspace)
+        entry = add_faq_entry(session, ws.id, question=question.replace("\\n", "\n"), answer=answer,
+                              language=language, now=runtime.now())
+        session.commit()
+        console.print(f"FAQ entry {entry.id} added to {escape(ws.name)}.")
+
+
+@faq_app.command("list")
+def faq_list(workspace: WorkspaceOption = DEMO_WORKSPACE) -> None:
+    """List the FAQ entries."""
+    from mannerly.bots.faq import list_faq
+
+    with user_errors(), open_runtime() as runtime, runtime.session() as session:
+        ws = get_workspace(session, workspace)
+        table = Table("id", "language", "question", "answer", "enabled")
+        for entry in list_faq(session, ws.id):
+            table.add_row(str(entry.id), entry.language, escape(entry.question.replace("\n", " | ")),
+                          escape(entry.answer), "yes" if entry.enabled else "no")
+        console.print(table)
+
+
+@faq_app.command("match")
+def faq_match(
+    text: Annotated[str, typer.Argument(help="A customer's message.")],
+    workspace: WorkspaceOption = DEMO_WORKSPACE,
+) -> None:
+    """Show which FAQ entry a message would get, and how sure the match is (nothing is sent)."""
+    from mannerly.bots.faq import FaqMatcher, list_faq
+    from mannerly.inbox.common import service_settings
+
+    with user_errors(), open_runtime() as runtime, runtime.session() as session:
+        ws = get_workspace(session, workspace)
+        entries = [entry for entry in list_faq(session, ws.id) if entry.enabled]
+        threshold = service_settings(session, ws.id).faq_threshold
+        best = FaqMatcher([(entry.id, entry.question) for entry in entries]).best(text)
+        if best is None:
+            console.print("No entry shares anything with this message.")
+            return
+        entry = next(entry for entry in entries if entry.id == best.entry_id)
+        verdict = "answers" if best.score >= threshold else "too unsure to answer"
+        console.print(f"Best: entry {entry.id} (score {best.score:.2f}, threshold {threshold:.2f}): {verdict}.")
+        console.print(f"  {escape(entry.answer)}", soft_wrap=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -116,6 +116,7 @@ def ensure_demo_workspace(session: Session, now: datetime) -> tuple[Workspace, s
     topics = _ensure_topics(session, workspace, now)
     _ensure_templates(session, workspace, topics, now)
     _ensure_contacts(session, workspace, topics, now)
+    _ensure_service_desk(session, workspace, now)
     new_key = None
     if _demo_key_row(session, workspace) is None:
         new_key = create_api_key(session, workspace, DEMO_API_KEY_NAME)
@@ -168,6 +169,68 @@ def _ensure_contacts(session: Session, workspace: Workspace, topics: dict[str, T
         if spec.opted_out:
             record_consent(session, contact, None, "opted_out", source="import", actor=DEMO_ACTOR, now=now,
                            wording="imported from the demo data")
+
+
+# (team name, first-response target, next-response target); both open Mon–Fri 09:00–18:00 Seoul time.
+DEMO_TEAMS = (("Orders", 60, 30), ("Billing", 120, 60))
+DEMO_TEAM_ZONE = "Asia/Seoul"
+# (language, question with extra phrasings on further lines, answer)
+DEMO_FAQ = (
+    ("en", "What are your opening hours?\nWhen are you open?",
+     "We answer messages Monday to Friday, 09:00–18:00 (Seoul time)."),
+    ("en", "How much is shipping?\nWhat does delivery cost?", "Shipping is free on orders over $50, otherwise $4."),
+    ("ko", "영업시간이 어떻게 되나요?\n몇 시에 문 여나요?", "평일 오전 9시부터 오후 6시까지 답변드립니다."),
+    ("ko", "배송비는 얼마인가요?", "5만원 이상 주문은 무료 배송이며, 그 외에는 3,000원입니다."),
+    ("id", "Berapa ongkos kirim?", "Gratis ongkir untuk pesanan di atas Rp500.000; selain itu Rp20.000."),
+    ("el", "Πόσο κοστίζει η αποστολή;", "Η αποστολή είναι δωρεάν για παραγγελίες άνω των 50 €, αλλιώς 4 €."),
+)
+# (shortcut, name, language, body)
+DEMO_CANNED = (
+    ("thanks", "Thank you", "en", "Thank you, [First Name]! Is there anything else I can help you with?"),
+    ("shipped", "Order shipped", "en", "Hi [First Name], your order left our warehouse today and should arrive within two days."),
+    ("thanks", "감사 인사", "ko", "[First Name]님, 감사합니다! 더 도와드릴 일이 있을까요?"),
+    ("thanks", "Terima kasih", "id", "Terima kasih, [First Name]! Ada lagi yang bisa kami bantu?"),
+    ("thanks", "Ευχαριστώ", "el", "Ευχαριστούμε, [First Name]! Μπορούμε να βοηθήσουμε σε κάτι άλλο;"),
+)
+DEMO_BRANCH = "Gangnam branch"
+
+
+def _ensure_service_desk(session: Session, workspace: Workspace, now: datetime) -> None:
+    """Teams with business hours, FAQ answers, canned replies and branch-visit slots, creating what is missing."""
+    from mannerly.bots.faq import add_faq_entry, list_faq
+    from mannerly.bots.flows import add_slot, free_slots
+    from mannerly.inbox.common import editable_service_settings
+    from mannerly.inbox.service import add_canned_reply, canned_replies
+    from mannerly.teams.service import WEEKDAY_HOURS, create_team, team_by_name
+
+    teams = {}
+    for name, first_target, next_target in DEMO_TEAMS:
+        team = team_by_name(session, workspace.id, name)
+        if team is None:
+            team = create_team(session, workspace.id, name, hours=WEEKDAY_HOURS, time_zone=DEMO_TEAM_ZONE,
+                               first_response_target_minutes=first_target, next_response_target_minutes=next_target,
+                               now=now)
+        teams[name] = team
+    settings = editable_service_settings(session, workspace.id)
+    if settings.default_team_id is None:
+        settings.default_team_id = teams["Orders"].id
+    known_questions = {entry.question for entry in list_faq(session, workspace.id)}
+    for language, question, answer in DEMO_FAQ:
+        if question not in known_questions:
+            add_faq_entry(session, workspace.id, question=question, answer=answer, language=language, now=now)
+    known_canned = {(row.shortcut, row.language) for row in canned_replies(session, workspace.id)}
+    for shortcut, name, language, body in DEMO_CANNED:
+        if (shortcut, language) not in known_canned:
+            add_canned_reply(session, workspace.id, name=name, shortcut=shortcut, body=body, language=language,
+                             now=now)
+    if not free_slots(session, workspace.id, now):
+        # The next five days at 10:00 and 14:00 Seoul time (01:00 and 05:00 UTC), two visitors each.
+        start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        for day in range(1, 6):
+            for hour in (1, 5):
+                add_slot(session, workspace.id, DEMO_BRANCH, start + timedelta(days=day, hours=hour), capacity=2,
+                         time_zone=DEMO_TEAM_ZONE)
+    session.flush()
 
 
 def _demo_key_row(session: Session, workspace: Workspace) -> ApiKey | None:
