@@ -14,7 +14,6 @@ hundred entries take milliseconds).
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime

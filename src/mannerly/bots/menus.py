@@ -43,7 +43,7 @@ _HANDED_OFF = {
 # Folded words and phrases asking for a person, in English, Korean, Indonesian and Greek.
 _HANDOFF = re.compile(
     r"(?:^|\s)(?:agent|human|operator|representative|real person|a person|live agent|customer service|"
-    r"manusia|petugas|agen|operator|cs|"
+    r"manusia|petugas|agen|cs|"
     r"ανθρωπο\w*|εκπροσωπο\w*|υπαλληλο\w*)(?:\s|$)"
 )
 _HANDOFF_KOREAN = ("상담원", "상담사", "직원", "사람이랑", "사람과", "사람하고", "사람 연결", "사람한테")

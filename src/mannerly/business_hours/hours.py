@@ -115,17 +115,18 @@ def next_open(team: HasHours, now: datetime) -> datetime:
 def add_open_time(team: HasHours, start: datetime, minutes: float) -> datetime:
     """The moment `minutes` of open business time after `start` (SLA targets count open time only)."""
     remaining = timedelta(minutes=minutes)
-    horizon = start
-    for _ in range(8):  # grows the window until the time fits; 8 × 14 days is far beyond any target
-        periods = open_intervals(team, horizon, horizon + timedelta(days=SEARCH_DAYS))
+    window_start = start
+    # Two-week windows until the time fits; hours that never open fall back to wall-clock time.
+    for _ in range(8):
+        periods = open_intervals(team, window_start, window_start + timedelta(days=SEARCH_DAYS))
+        if not periods:
+            break
         for opens, closes in periods:
             if closes - opens >= remaining:
                 return opens + remaining
             remaining -= closes - opens
-        if not periods and not parse_hours(team.hours):
-            return horizon + remaining
-        horizon += timedelta(days=SEARCH_DAYS)
-    return horizon + remaining
+        window_start += timedelta(days=SEARCH_DAYS)
+    return window_start + remaining
 
 
 def open_seconds_between(team: HasHours, start: datetime, end: datetime) -> float:

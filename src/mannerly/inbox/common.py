@@ -98,6 +98,10 @@ def customer_language(workspace: Workspace, contact: Contact, text: str | None =
 def send_automatic(session: Session, workspace: Workspace, conversation: Conversation, text: str, *,
                    source: Source, language: str | None, now: datetime) -> Message | None:
     """Queue a bot, auto-reply or automation message through the engine; None when it cannot be built."""
+    contact = session.get(Contact, conversation.contact_id)
+    if contact is not None and contact.global_opt_out:
+        # The engine would refuse it anyway; skipping keeps a refused row out of every later message's history.
+        return None
     intent = OutboundIntent(topic=SERVICE_TOPIC, contact_id=conversation.contact_id, text=text, language=language,
                             channel=reply_channel(session, conversation), reply=True, source=source)
     try:

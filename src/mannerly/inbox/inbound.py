@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,6 +39,9 @@ from mannerly.inbox.common import (
 )
 from mannerly.models import Channel, Contact, Conversation, CsatResponse, Message, Team, Workspace
 from mannerly.policy.types import Source
+
+if TYPE_CHECKING:  # the pipeline imports this module, so only the type checker imports it back
+    from mannerly.inbound.pipeline import Received
 
 
 @dataclass
@@ -66,12 +70,12 @@ def reopen(session: Session, conversation: Conversation, *, actor: int | str | N
                  now=now)
 
 
-def after_inbound(session: Session, workspace: Workspace, channel: Channel, received: object,
+def after_inbound(session: Session, workspace: Workspace, channel: Channel, received: Received,
                   now: datetime) -> InboxOutcome:
     """Run CSAT, reopening, waiting time, bots and the auto-reply for one newly received message."""
     outcome = InboxOutcome()
-    message: Message = received.message  # type: ignore[attr-defined]
-    if getattr(received, "duplicate", False) or message.conversation_id is None:
+    message = received.message
+    if received.duplicate or message.conversation_id is None:
         return outcome
     conversation = session.get(Conversation, message.conversation_id)
     contact = session.get(Contact, message.contact_id)
@@ -79,7 +83,7 @@ def after_inbound(session: Session, workspace: Workspace, channel: Channel, rece
     was_resolved = conversation.status == "open" and conversation.resolved_at is not None
     if conversation.opened_at is None:
         conversation.opened_at = now
-    if getattr(received, "keyword", None) is not None:
+    if received.keyword is not None:
         if was_resolved:
             conversation.status = "resolved"
         return outcome

@@ -37,10 +37,10 @@ def _checked_hours(hours: dict[str, Any] | None, time_zone: str) -> tuple[dict[s
 
 
 def workspace_user(session: Session, workspace_id: int, user_id: int, field: str = "user_id") -> User:
-    """A user of this workspace, or a 404."""
+    """A user of this workspace, or a 422 naming the field that referred to it."""
     user = session.get(User, user_id)
     if user is None or user.workspace_id != workspace_id:
-        raise not_found("user", user_id) if field == "user_id" else invalid(field, f"no user {user_id} in this workspace")
+        raise invalid(field, f"no user {user_id} in this workspace")
     return user
 
 
