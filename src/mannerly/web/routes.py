@@ -159,7 +159,7 @@ class Web:
         if self.user.role not in roles:
             raise WebError(403, "Your role does not allow this.")
 
-    def render(self, name: str, status_code: int = 200, headers: dict[str, str] | None = None,
+    def render(self, template_name: str, status_code: int = 200, headers: dict[str, str] | None = None,
                **values: Any) -> HTMLResponse:
         """A template rendered with the common values (user, workspace, CSRF token, unread count)."""
         values.setdefault("nav", "")
@@ -172,7 +172,8 @@ class Web:
             "now": self.now,
             **values,
         }
-        return templates.TemplateResponse(self.request, name, context, status_code=status_code, headers=headers)
+        return templates.TemplateResponse(self.request, template_name, context, status_code=status_code,
+                                          headers=headers)
 
 
 def current_web(request: Request, session: Annotated[Session, Depends(get_session)],
@@ -507,7 +508,7 @@ def get_canned(conversation_id: int, web: WebDep, canned_id: str = "") -> HTMLRe
     conversation = load_conversation(web, conversation_id)
     contact = web.session.get(Contact, conversation.contact_id)
     text = data.render_canned(web.session, web.workspace.id, int(canned_id), contact) if canned_id.isdigit() else None
-    return web.render("partials/composer_text.html", conversation=conversation, text=text or "")
+    return web.render("partials/composer_text.html", conversation=conversation, text=text or "", oob=False)
 
 
 # -- live events -----------------------------------------------------------------------------
