@@ -24,6 +24,9 @@ EXPECTED_TABLES = {
     "workspaces", "users", "api_keys", "contacts", "topics", "consent_events", "consents",
     "channels", "conversations", "messages", "message_status_events", "templates",
     "idempotency_keys", "provider_exchanges", "audit_events",
+    # 0002: the inbox
+    "teams", "team_members", "conversation_notes", "conversation_events", "canned_replies", "faq_entries",
+    "csat_responses", "service_settings", "booking_slots", "bookings",
 }
 
 URL_CASES = [

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from mannerly import __version__
 from mannerly.api import (
     channels,
+    inbox,
     contacts,
     conversations,
     messages,
@@ -52,8 +53,8 @@ def create_app(runtime: Runtime, *, start_worker: bool = True) -> FastAPI:
     app = FastAPI(title="Mannerly", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for module in (contacts, topics, templates, workspace, channels, whatsapp, messages, conversations, simulator,
-                   webhooks):
+    for module in (contacts, topics, templates, workspace, channels, whatsapp, messages, conversations, inbox,
+                   simulator, webhooks):
         app.include_router(module.router)
 
     mount_web(app)

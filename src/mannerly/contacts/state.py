@@ -1,8 +1,15 @@
-"""Gather what the engine needs to know about a contact (the 'gather state' step)."""
+"""Gather what the engine needs to know about contacts (the 'gather state' step), one query per table.
+
+The dispatcher gathers the state of a whole batch at once; the API path gathers
+one contact through the same function, so both see the same facts.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -13,18 +20,24 @@ from mannerly.policy.types import ConsentStatus, ContactState, Policy, SentRecor
 
 # Outbound statuses that count as "sent or about to be sent" for caps and duplicates.
 COUNTED_STATUSES = ("pending", "deferred", "sending", "sent", "delivered", "read", "unknown", "queued")
+# Large IN lists are split so every database accepts them.
+CHUNK = 500
+
+
+@lru_cache(maxsize=65536)
+def phone_time_zones(phone: str) -> tuple[str, ...]:
+    """The time zones of a phone number (cached: parsing is the costly part of gathering state)."""
+    try:
+        return parse_phone(phone).time_zones
+    except InvalidPhoneNumber:
+        return ()
 
 
 def contact_time_zones(contact: Contact) -> tuple[str, ...]:
     """The contact's explicit zone, else the zones of its phone number, else none."""
     if contact.time_zone:
         return (contact.time_zone,)
-    if contact.phone:
-        try:
-            return parse_phone(contact.phone).time_zones
-        except InvalidPhoneNumber:
-            return ()
-    return ()
+    return phone_time_zones(contact.phone) if contact.phone else ()
 
 
 def enabled_channel_kinds(session: Session, workspace_id: int) -> frozenset[str]:
@@ -47,6 +60,111 @@ def contact_addresses(contact: Contact) -> frozenset[str]:
     return frozenset(kinds)
 
 
+def _chunks(values: list[int]) -> Iterable[list[int]]:
+    """Slices of at most CHUNK values."""
+    for start in range(0, len(values), CHUNK):
+        yield values[start:start + CHUNK]
+
+
+def lookback_for(policy: Policy) -> timedelta:
+    """How far back outbound history matters to the caps and the duplicate rule."""
+    return max(policy.marketing_cap_period, policy.duplicate_window, timedelta(days=1))
+
+
+def gather_contact_states(
+    session: Session,
+    contacts: list[Contact],
+    policy: Policy,
+    now: datetime,
+    *,
+    channel_kinds: frozenset[str],
+    exclude_message_ids: Iterable[int] = (),
+) -> dict[int, ContactState]:
+    """The engine's ContactState for each persisted contact (by id), with a fixed number of queries."""
+    ids = [contact.id for contact in contacts if contact.id is not None]
+    excluded = list(exclude_message_ids)
+    consents: dict[int, dict[str, ConsentStatus]] = defaultdict(dict)
+    recent: dict[int, list[SentRecord]] = defaultdict(list)
+    contacted: set[int] = set()
+    opted_in: set[int] = set()
+    auto_replies: dict[int, datetime | None] = {}
+    since = now - lookback_for(policy)
+    for chunk in _chunks(ids):
+        for contact_id, name, status in session.execute(
+            select(Consent.contact_id, Topic.name, Consent.status)
+            .join(Topic, Topic.id == Consent.topic_id)
+            .where(Consent.contact_id.in_(chunk))
+        ):
+            consents[contact_id][name] = ConsentStatus(status)
+        recent_query = (
+            select(Message.contact_id, Message.created_at, Message.send_at, Message.sent_at, Message.final_text,
+                   Message.source, Topic.kind)
+            .outerjoin(Topic, Topic.id == Message.topic_id)
+            .where(
+                Message.contact_id.in_(chunk),
+                Message.direction == "outbound",
+                Message.status.in_(COUNTED_STATUSES),
+                or_(Message.send_at >= since, Message.created_at >= since),
+            )
+        )
+        if excluded:
+            recent_query = recent_query.where(Message.id.not_in(excluded))
+        for contact_id, created_at, send_at, sent_at, final_text, source, kind in session.execute(recent_query):
+            recent[contact_id].append(SentRecord(
+                # A message counts from when it went, or from when it is due to go.
+                at=sent_at or send_at or created_at,
+                final_text=final_text or "",
+                topic_kind=TopicKind(kind) if kind else TopicKind.TRANSACTIONAL,
+                source=Source(source) if source in Source._value2member_map_ else Source.API,
+            ))
+        earlier = select(Message.contact_id).where(
+            Message.contact_id.in_(chunk), Message.direction == "outbound", Message.status.in_(COUNTED_STATUSES),
+        )
+        if excluded:
+            earlier = earlier.where(Message.id.not_in(excluded))
+        contacted.update(session.scalars(earlier.distinct()))
+        opted_in.update(session.scalars(
+            select(ConsentEvent.contact_id)
+            .where(ConsentEvent.contact_id.in_(chunk), ConsentEvent.status == "opted_in").distinct()
+        ))
+        auto_replies.update((contact_id, last) for contact_id, last in session.execute(
+            select(Conversation.contact_id, Conversation.last_auto_reply_at).where(Conversation.contact_id.in_(chunk))
+        ))
+    states: dict[int, ContactState] = {}
+    for contact in contacts:
+        states[contact.id] = build_state(
+            contact, channel_kinds=channel_kinds, consents=consents.get(contact.id, {}),
+            recent=tuple(recent.get(contact.id, ())), has_opt_in=contact.id in opted_in,
+            contacted_before=contact.id in contacted, last_auto_reply_at=auto_replies.get(contact.id),
+        )
+    return states
+
+
+def build_state(contact: Contact, *, channel_kinds: frozenset[str], consents: dict[str, ConsentStatus] | None = None,
+                recent: tuple[SentRecord, ...] = (), has_opt_in: bool = False, contacted_before: bool = False,
+                last_auto_reply_at: datetime | None = None) -> ContactState:
+    """A ContactState from a contact row and the facts gathered about it."""
+    return ContactState(
+        phone=contact.phone,
+        country=contact.country,
+        subdivision=contact.subdivision,
+        time_zones=contact_time_zones(contact),
+        language=contact.language or "en",
+        first_name=contact.first_name,
+        global_opt_out=bool(contact.global_opt_out),
+        consents=consents or {},
+        night_marketing_consent=bool(contact.night_marketing_consent),
+        prior_relationship=contact.prior_relationship_at is not None or has_opt_in,
+        last_inbound_at=contact.last_inbound_at,
+        whatsapp_last_inbound_at=contact.whatsapp_last_inbound_at,
+        messenger_last_inbound_at=contact.messenger_last_inbound_at,
+        reachable=contact_addresses(contact) & channel_kinds,
+        recent_outbound=recent,
+        last_auto_reply_at=last_auto_reply_at,
+        contacted_before=contacted_before or bool(recent),
+    )
+
+
 def gather_contact_state(
     session: Session,
     contact: Contact,
@@ -56,64 +174,9 @@ def gather_contact_state(
     channel_kinds: frozenset[str],
     exclude_message_id: int | None = None,
 ) -> ContactState:
-    """Build the engine's ContactState for one contact from the database."""
-    consent_rows = session.execute(
-        select(Topic.name, Consent.status)
-        .join(Topic, Topic.id == Consent.topic_id)
-        .where(Consent.contact_id == contact.id)
-    ).all()
-    consents = {name: ConsentStatus(status) for name, status in consent_rows}
-    lookback = max(policy.marketing_cap_period, policy.duplicate_window, timedelta(days=1))
-    recent_query = (
-        select(Message.created_at, Message.send_at, Message.sent_at, Message.final_text, Message.source, Topic.kind)
-        .outerjoin(Topic, Topic.id == Message.topic_id)
-        .where(
-            Message.contact_id == contact.id,
-            Message.direction == "outbound",
-            Message.status.in_(COUNTED_STATUSES),
-            or_(Message.send_at >= now - lookback, Message.created_at >= now - lookback),
-        )
-    )
-    if exclude_message_id is not None:
-        recent_query = recent_query.where(Message.id != exclude_message_id)
-    recent = tuple(
-        SentRecord(
-            # A message counts from when it went, or from when it is due to go.
-            at=sent_at or send_at or created_at,
-            final_text=final_text or "",
-            topic_kind=TopicKind(kind) if kind else TopicKind.TRANSACTIONAL,
-            source=Source(source) if source in Source._value2member_map_ else Source.API,
-        )
-        for created_at, send_at, sent_at, final_text, source, kind in session.execute(recent_query)
-    )
-    conversation = session.scalar(select(Conversation).where(Conversation.contact_id == contact.id))
-    has_opt_in = session.scalar(
-        select(ConsentEvent.id)
-        .where(ConsentEvent.contact_id == contact.id, ConsentEvent.status == "opted_in")
-        .limit(1)
-    ) is not None
-    earlier_outbound = select(Message.id).where(
-        Message.contact_id == contact.id, Message.direction == "outbound", Message.status.in_(COUNTED_STATUSES)
-    )
-    if exclude_message_id is not None:
-        earlier_outbound = earlier_outbound.where(Message.id != exclude_message_id)
-    contacted_before = bool(recent) or session.scalar(earlier_outbound.limit(1)) is not None
-    return ContactState(
-        phone=contact.phone,
-        country=contact.country,
-        subdivision=contact.subdivision,
-        time_zones=contact_time_zones(contact),
-        language=contact.language or "en",
-        first_name=contact.first_name,
-        global_opt_out=contact.global_opt_out,
-        consents=consents,
-        night_marketing_consent=contact.night_marketing_consent,
-        prior_relationship=contact.prior_relationship_at is not None or has_opt_in,
-        last_inbound_at=contact.last_inbound_at,
-        whatsapp_last_inbound_at=contact.whatsapp_last_inbound_at,
-        messenger_last_inbound_at=contact.messenger_last_inbound_at,
-        reachable=contact_addresses(contact) & channel_kinds,
-        recent_outbound=recent,
-        contacted_before=contacted_before,
-        last_auto_reply_at=conversation.last_auto_reply_at if conversation else None,
-    )
+    """Build the engine's ContactState for one contact (a new, unsaved contact has no history)."""
+    if contact.id is None:
+        return build_state(contact, channel_kinds=channel_kinds)
+    excluded = [exclude_message_id] if exclude_message_id is not None else []
+    return gather_contact_states(session, [contact], policy, now, channel_kinds=channel_kinds,
+                                 exclude_message_ids=excluded)[contact.id]

@@ -191,6 +191,14 @@ def check(session: Session, workspace: Workspace, intent: OutboundIntent, now: d
     return decision
 
 
+def pick_channel(rows: list[Channel], country: str | None) -> Channel | None:
+    """Among enabled channels of one kind, the one for the contact's country, else a general one, else any."""
+    for row in rows:
+        if country and country in (row.countries or []):
+            return row
+    return next((row for row in rows if not row.countries), rows[0] if rows else None)
+
+
 def channel_for(session: Session, workspace_id: int, kind: str | None, country: str | None) -> Channel | None:
     """The enabled channel of that kind for the contact's country, preferring country-specific ones."""
     if kind is None:
@@ -199,10 +207,7 @@ def channel_for(session: Session, workspace_id: int, kind: str | None, country: 
         select(Channel).where(Channel.workspace_id == workspace_id, Channel.kind == kind, Channel.enabled.is_(True))
         .order_by(Channel.id)
     ).all()
-    for row in rows:
-        if country and country in (row.countries or []):
-            return row
-    return next((row for row in rows if not row.countries), rows[0] if rows else None)
+    return pick_channel(list(rows), country)
 
 
 def request_record(prepared: Prepared, intent: OutboundIntent) -> dict[str, Any]:

@@ -17,20 +17,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from mannerly.channels.base import InboundMessage, OutboundMessage, SendResult, advance_status
-from mannerly.errors import ProblemError
+from mannerly.contacts.state import gather_contact_states
 from mannerly.inbound.pipeline import apply_provider_effect, apply_status_update, receive_message
-from mannerly.messages.service import OutboundIntent, channel_for, prepare, rejection_summary
+from mannerly.messages.service import pick_channel, policy_topic, rejection_summary
 from mannerly.models import Channel, Contact, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
 from mannerly.policy.engine import decide
-from mannerly.policy.types import Action, Source
+from mannerly.policy.types import Action, ContactState, Policy, SendRequest, SentRecord, Source, TopicKind
 from mannerly.runtime import Runtime
+from mannerly.workspaces.service import workspace_policy
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,72 @@ class DispatchStats:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Handoff:
+    """One message ready for its provider: the row's id, the channel and what the adapter gets."""
+
+    message_id: int
+    channel: Channel
+    outbound: OutboundMessage
+    started: datetime | None = None
+
+
+@dataclass
+class BatchContext:
+    """Everything a batch's decisions need, loaded with a fixed number of queries."""
+
+    session: Session
+    workspaces: dict[int, Workspace]
+    policies: dict[int, Policy]
+    topics: dict[int, Topic]
+    channels: dict[int, list[Channel]]
+    contacts: dict[int, Contact]
+    states: dict[int, ContactState]
+
+    @classmethod
+    def load(cls, session: Session, messages: list[Message], now: datetime) -> BatchContext:
+        """Load the workspaces, topics, channels, contacts and contact states behind a batch."""
+        workspace_ids = {message.workspace_id for message in messages}
+        workspaces = {row.id: row for row in session.scalars(select(Workspace).where(Workspace.id.in_(workspace_ids)))}
+        policies = {workspace_id: workspace_policy(row) for workspace_id, row in workspaces.items()}
+        topic_ids = {message.topic_id for message in messages if message.topic_id is not None}
+        topics = {row.id: row for row in session.scalars(select(Topic).where(Topic.id.in_(topic_ids)))}
+        channels: dict[int, list[Channel]] = defaultdict(list)
+        for row in session.scalars(select(Channel).where(Channel.workspace_id.in_(workspace_ids),
+                                                         Channel.enabled.is_(True)).order_by(Channel.id)):
+            channels[row.workspace_id].append(row)
+        contact_ids = {message.contact_id for message in messages}
+        contacts = {row.id: row for row in session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
+        states: dict[int, ContactState] = {}
+        excluded = [message.id for message in messages]
+        for workspace_id in workspace_ids:
+            members = [contacts[m.contact_id] for m in messages if m.workspace_id == workspace_id]
+            kinds = frozenset(row.kind for row in channels[workspace_id])
+            states.update(gather_contact_states(session, list({c.id: c for c in members}.values()),
+                                                policies[workspace_id], now, channel_kinds=kinds,
+                                                exclude_message_ids=excluded))
+        return cls(session, workspaces, policies, topics, channels, contacts, states)
+
+    def channel_for(self, workspace_id: int, kind: str | None, country: str | None) -> Channel | None:
+        """The enabled channel of that kind for the contact's country, preferring country-specific ones."""
+        rows = [row for row in self.channels[workspace_id] if row.kind == kind]
+        return pick_channel(rows, country)
+
+
+def address_of(contact: Contact, channel: Channel) -> str:
+    """The recipient's address on the channel the message goes by."""
+    if channel.kind == "messenger":
+        return contact.messenger_psid or ""
+    if channel.kind == "whatsapp":
+        return "+" + contact.whatsapp_id.lstrip("+") if contact.whatsapp_id else (contact.phone or "")
+    return contact.phone or ""
+
+
+def unknown_result(error: Exception) -> SendResult:
+    """The result of a hand-off that raised: the request may have left, so its outcome is unknown."""
+    return SendResult(accepted=False, status="unknown", error_detail=f"hand-off error: {error}")
+
+
 class Dispatcher:
     """Sends due messages of every workspace; one instance per worker thread or process."""
 
@@ -74,13 +142,14 @@ class Dispatcher:
         """Recover abandoned hand-offs, send what is due, and apply waiting delivery receipts."""
         stats = DispatchStats()
         self.recover_abandoned(stats)
-        for message_id in self.claim_due():
-            stats.claimed += 1
+        claimed = self.claim_due()
+        stats.claimed = len(claimed)
+        if claimed:
             try:
-                self.dispatch(message_id, stats)
-            except Exception as error:  # one bad row must not stop the others
-                log.exception("dispatch of message %s failed", message_id)
-                stats.errors.append(f"{message_id}: {error}")
+                self.dispatch_batch(claimed, stats)
+            except Exception as error:  # leases expire, so the rows are retried or recovered later
+                log.exception("dispatch of a batch of %d messages failed", len(claimed))
+                stats.errors.append(f"batch: {error}")
         self.poll_receipts(stats)
         self.reconcile_unknown(stats)
         return stats
@@ -121,90 +190,116 @@ class Dispatcher:
             session.commit()
         return sorted(claimed)
 
-    # -- one message --------------------------------------------------------------------
+    # -- a batch of messages ------------------------------------------------------------
 
-    def dispatch(self, message_id: int, stats: DispatchStats) -> None:
-        """Decide one claimed message again and, if it may go now, hand it to its provider."""
+    def dispatch_batch(self, message_ids: list[int], stats: DispatchStats) -> None:
+        """Decide a claimed batch again, mark what may go `sending` in one commit, hand it off, record it."""
         now = self.runtime.now()
         with self.runtime.session() as session:
-            message = session.get(Message, message_id)
-            if message is None or message.status not in DUE_STATUSES:
+            messages = session.scalars(select(Message).where(
+                Message.id.in_(message_ids), Message.status.in_(DUE_STATUSES)).order_by(Message.send_at, Message.id)
+            ).all()
+            if not messages:
                 return
-            workspace = session.get(Workspace, message.workspace_id)
-            outcome = self.redecide(session, workspace, message, now)
-            if outcome is None:
-                session.commit()
-                stats.rejected += message.status == "rejected"
-                stats.deferred += message.status == "deferred"
-                return
-            channel = outcome
-            message.status = "sending"
-            message.updated_at = now
-            session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
-                                           status="sending", occurred_at=now))
-            outbound = OutboundMessage(
-                message_id=message.id,
-                to=self.address_of(session, message, channel),
-                text=message.final_text or message.body,
-                config=dict(channel.config or {}),
-                sender_id=channel.sender_id,
-                segments=message.segments or 1,
-                encoding=message.encoding or "GSM-7",
-                options=self.options_of(message),
-            )
-            # The row says "sending" durably before any byte leaves: a crash from here on
-            # leads to reconciliation, never to a second hand-off.
+            batch = BatchContext.load(session, messages, now)
+            handoffs: list[Handoff] = []
+            for message in messages:
+                handoff = self.redecide(batch, message, now, stats)
+                if handoff is not None:
+                    handoffs.append(handoff)
+            # Every row to be handed off says "sending" durably before any byte leaves: a crash
+            # from here on leads to reconciliation, never to a second hand-off.
             session.commit()
-            adapter = self.runtime.channels.adapter_for(channel, self.runtime)
-        self.wait_for_rate_limit(channel)
-        started = self.runtime.now()
-        try:
-            result = adapter.send(outbound)
-        except Exception as error:  # the request may have left: the outcome is unknown
-            log.warning("hand-off of message %s raised %s; marking unknown", message_id, error)
-            result = SendResult(accepted=False, status="unknown", error_detail=f"hand-off error: {error}")
-        self.record_result(message_id, channel.id, result, started, stats)
+        by_channel: dict[int, list[Handoff]] = defaultdict(list)
+        for handoff in handoffs:
+            by_channel[handoff.channel.id].append(handoff)
+        results: list[tuple[Handoff, SendResult]] = []
+        for group in by_channel.values():
+            results.extend(zip(group, self.hand_off(group), strict=True))
+        if results:
+            self.record_results(results, stats)
 
-    def wait_for_rate_limit(self, channel: Channel) -> None:
-        """Block until the channel's token bucket (shared through Redis when configured) lets one more go."""
-        limiter = self.runtime.rate_limiter
-        while (wait := limiter.acquire(f"channel:{channel.id}", channel.rate_limit_per_second)) > 0:
-            time.sleep(min(wait, 1.0))
-
-    def redecide(self, session: Session, workspace: Workspace, message: Message, now: datetime) -> Channel | None:
-        """Run the engine again for a due message; returns its channel when it may go now."""
+    def redecide(self, batch: BatchContext, message: Message, now: datetime, stats: DispatchStats) -> Handoff | None:
+        """Run the engine again for one due message; returns its hand-off when it may go now."""
         request = message.request or {}
-        topic_name = session.scalar(select(Topic.name).where(Topic.id == message.topic_id))
-        intent = OutboundIntent(
-            topic=topic_name or "",
-            contact_id=message.contact_id,
+        contact = batch.contacts[message.contact_id]
+        workspace = batch.workspaces[message.workspace_id]
+        topic = batch.topics.get(message.topic_id)
+        message.lease_until = None
+        message.updated_at = now
+        if topic is None:
+            stats.rejected += 1
+            return self.finish(message, "rejected", now, "cannot be sent any more: its topic was deleted")
+        send_request = SendRequest(
             text=message.body,
-            language=request.get("language"),
+            topic=policy_topic(topic),
+            source=Source(message.source) if message.source in Source._value2member_map_ else Source.API,
             channel=request.get("channel"),
             reply=bool(request.get("reply")),
-            source=Source(message.source),
             whatsapp_template=request.get("whatsapp_template"),
+            language=request.get("language"),
         )
-        try:
-            prepared = prepare(session, workspace, intent, now, persist=True, exclude_message_id=message.id)
-        except ProblemError as error:
-            return self.finish(message, "rejected", now, f"cannot be sent any more: {error}")
-        decision = decide(prepared.request, prepared.state, prepared.policy, now)
+        state = batch.states[message.contact_id]
+        decision = decide(send_request, state, batch.policies[workspace.id], now)
         message.decision = decision.as_dict()
         message.final_text = decision.final_text
         message.segments, message.encoding = decision.segments, decision.encoding
-        message.lease_until = None
         if decision.action is Action.REJECT:
+            stats.rejected += 1
             return self.finish(message, "rejected", now, rejection_summary(decision))
         if decision.action is Action.DEFER:
-            message.status, message.send_at, message.updated_at = "deferred", decision.send_at, now
+            stats.deferred += 1
+            message.status, message.send_at = "deferred", decision.send_at
             return None
-        channel = channel_for(session, workspace.id, decision.channel, prepared.contact.country)
+        channel = batch.channel_for(workspace.id, decision.channel, contact.country)
         if channel is None:
+            stats.failed += 1
             return self.finish(message, "failed", now, f"no enabled {decision.channel} channel")
+        # Later messages of this batch to the same contact see this one (caps, duplicates).
+        batch.states[contact.id] = replace(state, contacted_before=True, recent_outbound=state.recent_outbound + (
+            SentRecord(at=now, final_text=decision.final_text, topic_kind=TopicKind(topic.kind),
+                       source=send_request.source),))
         message.channel_id, message.channel_kind = channel.id, channel.kind
+        message.status = "sending"
         message.lease_until = now + timedelta(seconds=self.runtime.settings.lease_seconds)
-        return channel
+        batch.session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
+                                             status="sending", occurred_at=now))
+        outbound = OutboundMessage(
+            message_id=message.id,
+            to=address_of(contact, channel),
+            text=decision.final_text,
+            config=dict(channel.config or {}),
+            sender_id=channel.sender_id,
+            segments=decision.segments,
+            encoding=decision.encoding,
+            options=self.options_of(message),
+        )
+        return Handoff(message_id=message.id, channel=channel, outbound=outbound)
+
+    def hand_off(self, group: list[Handoff]) -> list[SendResult]:
+        """Hand one channel's messages to its adapter, pipelined where the adapter can; one result each."""
+        channel = group[0].channel
+        adapter = self.runtime.channels.adapter_for(channel, self.runtime)
+        send_many = getattr(adapter, "send_many", None)
+        results: list[SendResult] = []
+        if send_many is not None and len(group) > 1:
+            for handoff in group:
+                self.wait_for_rate_limit(channel)
+                handoff.started = self.runtime.now()
+            try:
+                return list(send_many([handoff.outbound for handoff in group]))
+            except Exception as error:  # some may have left: every outcome is unknown
+                log.warning("batch hand-off on channel %s raised %s; marking unknown", channel.id, error)
+                return [unknown_result(error) for _ in group]
+        for handoff in group:
+            self.wait_for_rate_limit(channel)
+            handoff.started = self.runtime.now()
+            try:
+                results.append(adapter.send(handoff.outbound))
+            except Exception as error:  # the request may have left: the outcome is unknown
+                log.warning("hand-off of message %s raised %s; marking unknown", handoff.message_id, error)
+                results.append(unknown_result(error))
+        return results
 
     def finish(self, message: Message, status: str, now: datetime, detail: str) -> None:
         """End a message without a hand-off."""
@@ -212,15 +307,11 @@ class Dispatcher:
         message.lease_until = None
         return None
 
-    @staticmethod
-    def address_of(session: Session, message: Message, channel: Channel) -> str:
-        """The recipient's address on the channel the message goes by."""
-        contact = session.get(Contact, message.contact_id)
-        if channel.kind == "messenger":
-            return contact.messenger_psid or ""
-        if channel.kind == "whatsapp":
-            return "+" + contact.whatsapp_id.lstrip("+") if contact.whatsapp_id else (contact.phone or "")
-        return contact.phone or ""
+    def wait_for_rate_limit(self, channel: Channel) -> None:
+        """Block until the channel's token bucket (shared through Redis when configured) lets one more go."""
+        limiter = self.runtime.rate_limiter
+        while (wait := limiter.acquire(f"channel:{channel.id}", channel.rate_limit_per_second)) > 0:
+            time.sleep(min(wait, 1.0))
 
     @staticmethod
     def options_of(message: Message) -> dict:
@@ -235,52 +326,60 @@ class Dispatcher:
             }
         return options
 
-    def record_result(self, message_id: int, channel_id: int, result: SendResult, started: datetime,
-                      stats: DispatchStats) -> None:
-        """Store what the provider answered, and the redacted exchange."""
+    def record_results(self, results: list[tuple[Handoff, SendResult]], stats: DispatchStats) -> None:
+        """Store what the providers answered, and the redacted exchanges, in one transaction."""
         now = self.runtime.now()
         with self.runtime.session() as session:
-            message = session.get(Message, message_id)
-            if result.exchange is not None:
-                exchange = result.exchange
-                session.add(ProviderExchange(
-                    workspace_id=message.workspace_id, channel_id=channel_id, message_id=message.id,
-                    direction="outbound_request", request=exchange.request, response=exchange.response,
-                    status_code=exchange.status_code,
-                    duration_ms=exchange.duration_ms if exchange.duration_ms is not None
-                    else int((now - started).total_seconds() * 1000),
-                    created_at=now,
-                ))
-            message.lease_until = None
-            message.updated_at = now
-            if result.accepted:
-                message.provider_message_id = result.provider_message_id
-                message.status = advance_status(message.status, result.status)
-                message.sent_at = message.sent_at or now
-                stats.sent += 1
-            elif result.status == "unknown":
-                message.status = advance_status(message.status, "unknown")
-                message.status_detail = result.error_detail or "no answer from the provider; not resent"
-                stats.unknown += 1
-            elif result.retryable and now - message.created_at < MESSAGE_VALIDITY:
-                # Refused before acceptance with "try later": safe to hand off again.
-                delay = min(RETRY_BASE * (2 ** max(message.attempts - 1, 0)), RETRY_MAX)
-                message.status, message.send_at = "pending", now + delay
-                message.status_detail = f"provider asked to retry: {result.error_code or ''} {result.error_detail or ''}".strip()
-                stats.retried += 1
-            else:
-                message.status = "failed"
-                message.error_code = result.error_code
-                message.status_detail = result.error_detail
-                stats.failed += 1
-            session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
-                                           status=message.status, raw_status=result.status,
-                                           error_code=result.error_code, occurred_at=now))
-            if result.effect:
-                channel = session.get(Channel, channel_id)
-                apply_provider_effect(session, message, result.effect,
-                                      f"{channel.provider} error {result.error_code}", now)
+            ids = [handoff.message_id for handoff, _ in results]
+            messages = {message.id: message for message in session.scalars(select(Message).where(Message.id.in_(ids)))}
+            for handoff, result in results:
+                message = messages[handoff.message_id]
+                self.record_one(session, message, handoff, result, now, stats)
             session.commit()
+
+    def record_one(self, session: Session, message: Message, handoff: Handoff, result: SendResult, now: datetime,
+                   stats: DispatchStats) -> None:
+        """Apply one provider answer to its message row."""
+        if result.exchange is not None:
+            exchange = result.exchange
+            started = handoff.started or now
+            session.add(ProviderExchange(
+                workspace_id=message.workspace_id, channel_id=handoff.channel.id, message_id=message.id,
+                direction="outbound_request", request=exchange.request, response=exchange.response,
+                status_code=exchange.status_code,
+                duration_ms=exchange.duration_ms if exchange.duration_ms is not None
+                else int((now - started).total_seconds() * 1000),
+                created_at=now,
+            ))
+        message.lease_until = None
+        message.updated_at = now
+        if result.accepted:
+            message.provider_message_id = result.provider_message_id
+            message.status = advance_status(message.status, result.status)
+            message.sent_at = message.sent_at or now
+            stats.sent += 1
+        elif result.status == "unknown":
+            message.status = advance_status(message.status, "unknown")
+            message.provider_message_id = message.provider_message_id or result.provider_message_id
+            message.status_detail = result.error_detail or "no answer from the provider; not resent"
+            stats.unknown += 1
+        elif result.retryable and now - message.created_at < MESSAGE_VALIDITY:
+            # Refused before acceptance with "try later": safe to hand off again.
+            delay = min(RETRY_BASE * (2 ** max(message.attempts - 1, 0)), RETRY_MAX)
+            message.status, message.send_at = "pending", now + delay
+            message.status_detail = f"provider asked to retry: {result.error_code or ''} {result.error_detail or ''}".strip()
+            stats.retried += 1
+        else:
+            message.status = "failed"
+            message.error_code = result.error_code
+            message.status_detail = result.error_detail
+            stats.failed += 1
+        session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
+                                       status=message.status, raw_status=result.status,
+                                       error_code=result.error_code, occurred_at=now))
+        if result.effect:
+            apply_provider_effect(session, message, result.effect,
+                                  f"{handoff.channel.provider} error {result.error_code}", now)
 
     # -- recovery and receipts ------------------------------------------------------------
 
