@@ -149,19 +149,40 @@ def apply_keyword(session: Session, workspace: Workspace, contact: Contact, mess
 
 def apply_status_update(session: Session, channel: Channel, update: StatusUpdate, now: datetime) -> Message | None:
     """Record a delivery report on its message; statuses never move backwards. None if the message is unknown."""
-    message = session.scalar(select(Message).where(
-        Message.channel_id == channel.id,
-        Message.direction == "outbound",
-        Message.provider_message_id == update.provider_message_id,
-    ))
-    if message is None and update.message_id is not None:
-        # The provider echoed our id: the report matches even if its answer to the hand-off was lost.
-        candidate = session.get(Message, update.message_id)
-        if candidate is not None and candidate.channel_id == channel.id and candidate.direction == "outbound":
-            message = candidate
-            message.provider_message_id = message.provider_message_id or update.provider_message_id
-    if message is None:
-        return None
+    matched = apply_status_updates(session, channel, [update], now)
+    return matched[0] if matched else None
+
+
+def apply_status_updates(session: Session, channel: Channel, updates: list[StatusUpdate], now: datetime) -> list[Message]:
+    """Record many delivery reports of one channel, finding their messages in bulk; returns the matched messages."""
+    wanted = list({update.provider_message_id for update in updates if update.provider_message_id})
+    by_provider_id: dict[str, Message] = {}
+    for start in range(0, len(wanted), 500):
+        for message in session.scalars(select(Message).where(
+            Message.channel_id == channel.id,
+            Message.direction == "outbound",
+            Message.provider_message_id.in_(wanted[start:start + 500]),
+        )):
+            by_provider_id[message.provider_message_id] = message
+    matched = []
+    for update in updates:
+        message = by_provider_id.get(update.provider_message_id)
+        if message is None and update.message_id is not None:
+            # The provider echoed our id: the report matches even if its answer to the hand-off was lost.
+            candidate = session.get(Message, update.message_id)
+            if candidate is not None and candidate.channel_id == channel.id and candidate.direction == "outbound":
+                message = candidate
+                message.provider_message_id = message.provider_message_id or update.provider_message_id
+        if message is None:
+            continue
+        record_status(session, channel, message, update, now)
+        matched.append(message)
+    session.flush()
+    return matched
+
+
+def record_status(session: Session, channel: Channel, message: Message, update: StatusUpdate, now: datetime) -> None:
+    """Apply one report to its message: history row, provider effect, status moved only forward."""
     session.add(MessageStatusEvent(
         workspace_id=message.workspace_id, message_id=message.id, status=update.status,
         raw_status=update.raw_status, error_code=update.error_code, occurred_at=update.occurred_at or now,
@@ -176,8 +197,6 @@ def apply_status_update(session: Session, channel: Channel, update: StatusUpdate
         if new_status in ("failed", "undelivered"):
             message.error_code = update.error_code
         message.updated_at = now
-    session.flush()
-    return message
 
 
 def apply_provider_effect(session: Session, message: Message, effect: str, evidence: str, now: datetime) -> None:

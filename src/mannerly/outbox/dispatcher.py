@@ -21,12 +21,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mannerly.channels.base import InboundMessage, OutboundMessage, SendResult, advance_status
 from mannerly.contacts.state import gather_contact_states
-from mannerly.inbound.pipeline import apply_provider_effect, apply_status_update, receive_message
+from mannerly.inbound.pipeline import (
+    apply_provider_effect,
+    apply_status_update,
+    apply_status_updates,
+    receive_message,
+)
 from mannerly.messages.service import pick_channel, policy_topic, rejection_summary
 from mannerly.models import Channel, Contact, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
 from mannerly.policy.engine import decide
@@ -121,6 +126,32 @@ def address_of(contact: Contact, channel: Channel) -> str:
     if channel.kind == "whatsapp":
         return "+" + contact.whatsapp_id.lstrip("+") if contact.whatsapp_id else (contact.phone or "")
     return contact.phone or ""
+
+
+def outcome_of(row, result: SendResult, now: datetime, stats: DispatchStats) -> dict:
+    """The column changes one provider answer makes to its message row (by primary key)."""
+    change: dict = {"id": row.id, "lease_until": None, "updated_at": now, "status_detail": None,
+                    "provider_message_id": row.provider_message_id, "sent_at": row.sent_at, "error_code": None}
+    if result.accepted:
+        change.update(provider_message_id=result.provider_message_id, sent_at=row.sent_at or now,
+                      status=advance_status(row.status, result.status))
+        stats.sent += 1
+    elif result.status == "unknown":
+        change.update(status=advance_status(row.status, "unknown"),
+                      provider_message_id=row.provider_message_id or result.provider_message_id,
+                      status_detail=result.error_detail or "no answer from the provider; not resent")
+        stats.unknown += 1
+    elif result.retryable and now - row.created_at < MESSAGE_VALIDITY:
+        # Refused before acceptance with "try later": safe to hand off again.
+        delay = min(RETRY_BASE * (2 ** max(row.attempts - 1, 0)), RETRY_MAX)
+        change.update(status="pending", send_at=now + delay,
+                      status_detail=f"provider asked to retry: {result.error_code or ''} "
+                                    f"{result.error_detail or ''}".strip())
+        stats.retried += 1
+    else:
+        change.update(status="failed", error_code=result.error_code, status_detail=result.error_detail)
+        stats.failed += 1
+    return change
 
 
 def unknown_result(error: Exception) -> SendResult:
@@ -327,59 +358,41 @@ class Dispatcher:
         return options
 
     def record_results(self, results: list[tuple[Handoff, SendResult]], stats: DispatchStats) -> None:
-        """Store what the providers answered, and the redacted exchanges, in one transaction."""
+        """Store what the providers answered, and the redacted exchanges, in one transaction with bulk writes."""
         now = self.runtime.now()
         with self.runtime.session() as session:
             ids = [handoff.message_id for handoff, _ in results]
-            messages = {message.id: message for message in session.scalars(select(Message).where(Message.id.in_(ids)))}
+            # Only the columns the outcome depends on: the JSON columns are not read back.
+            rows = {row.id: row for row in session.execute(
+                select(Message.id, Message.workspace_id, Message.status, Message.sent_at, Message.created_at,
+                       Message.attempts, Message.provider_message_id).where(Message.id.in_(ids)))}
+            changes, events, exchanges, effects = [], [], [], []
             for handoff, result in results:
-                message = messages[handoff.message_id]
-                self.record_one(session, message, handoff, result, now, stats)
+                row = rows[handoff.message_id]
+                change = outcome_of(row, result, now, stats)
+                changes.append(change)
+                events.append({"workspace_id": row.workspace_id, "message_id": row.id, "status": change["status"],
+                               "raw_status": result.status, "error_code": result.error_code, "occurred_at": now})
+                if result.exchange is not None:
+                    exchange = result.exchange
+                    started = handoff.started or now
+                    exchanges.append({
+                        "workspace_id": row.workspace_id, "channel_id": handoff.channel.id, "message_id": row.id,
+                        "direction": "outbound_request", "request": exchange.request, "response": exchange.response,
+                        "status_code": exchange.status_code, "created_at": now,
+                        "duration_ms": exchange.duration_ms if exchange.duration_ms is not None
+                        else int((now - started).total_seconds() * 1000),
+                    })
+                if result.effect:
+                    effects.append((row.id, handoff.channel.provider, result))
+            session.execute(update(Message), changes)
+            session.execute(insert(MessageStatusEvent), events)
+            if exchanges:
+                session.execute(insert(ProviderExchange), exchanges)
+            for message_id, provider, result in effects:
+                apply_provider_effect(session, session.get(Message, message_id), result.effect,
+                                      f"{provider} error {result.error_code}", now)
             session.commit()
-
-    def record_one(self, session: Session, message: Message, handoff: Handoff, result: SendResult, now: datetime,
-                   stats: DispatchStats) -> None:
-        """Apply one provider answer to its message row."""
-        if result.exchange is not None:
-            exchange = result.exchange
-            started = handoff.started or now
-            session.add(ProviderExchange(
-                workspace_id=message.workspace_id, channel_id=handoff.channel.id, message_id=message.id,
-                direction="outbound_request", request=exchange.request, response=exchange.response,
-                status_code=exchange.status_code,
-                duration_ms=exchange.duration_ms if exchange.duration_ms is not None
-                else int((now - started).total_seconds() * 1000),
-                created_at=now,
-            ))
-        message.lease_until = None
-        message.updated_at = now
-        if result.accepted:
-            message.provider_message_id = result.provider_message_id
-            message.status = advance_status(message.status, result.status)
-            message.sent_at = message.sent_at or now
-            stats.sent += 1
-        elif result.status == "unknown":
-            message.status = advance_status(message.status, "unknown")
-            message.provider_message_id = message.provider_message_id or result.provider_message_id
-            message.status_detail = result.error_detail or "no answer from the provider; not resent"
-            stats.unknown += 1
-        elif result.retryable and now - message.created_at < MESSAGE_VALIDITY:
-            # Refused before acceptance with "try later": safe to hand off again.
-            delay = min(RETRY_BASE * (2 ** max(message.attempts - 1, 0)), RETRY_MAX)
-            message.status, message.send_at = "pending", now + delay
-            message.status_detail = f"provider asked to retry: {result.error_code or ''} {result.error_detail or ''}".strip()
-            stats.retried += 1
-        else:
-            message.status = "failed"
-            message.error_code = result.error_code
-            message.status_detail = result.error_detail
-            stats.failed += 1
-        session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
-                                       status=message.status, raw_status=result.status,
-                                       error_code=result.error_code, occurred_at=now))
-        if result.effect:
-            apply_provider_effect(session, message, result.effect,
-                                  f"{handoff.channel.provider} error {result.error_code}", now)
 
     # -- recovery and receipts ------------------------------------------------------------
 
@@ -433,9 +446,7 @@ class Dispatcher:
                 due = getattr(adapter, "due_status_updates", None)
                 if due is None:
                     continue
-                for update_event in due(now):
-                    if apply_status_update(session, channel, update_event, now) is not None:
-                        stats.receipts += 1
+                stats.receipts += len(apply_status_updates(session, channel, list(due(now)), now))
             session.commit()
             for channel in channels:
                 adapter = self.runtime.channels.adapter_for(channel, self.runtime)
