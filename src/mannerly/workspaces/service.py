@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +16,8 @@ from mannerly.policy.types import Policy
 from mannerly.workspaces.policy import PolicySettings
 
 API_KEY_PREFIX = "mly_"
+# last_used_at is kept to the minute: precise enough to spot unused keys, cheap enough for every call.
+KEY_USE_RESOLUTION = timedelta(minutes=1)
 # The transactional topic that keyword confirmations and service replies use.
 SERVICE_TOPIC = "service"
 
@@ -47,8 +49,9 @@ def create_workspace(session: Session, name: str, *, brand_names: dict[str, str]
     session.add(Topic(workspace_id=workspace.id, name=SERVICE_TOPIC, label="Customer service",
                       kind="transactional"))
     if with_simulator:
+        # The simulator is no real carrier: no rate limit, so demos and benchmarks are not throttled.
         session.add(Channel(workspace_id=workspace.id, kind="sms", provider="simulator",
-                            name="Simulator SMS", sender_id="MANNERLY", config={}))
+                            name="Simulator SMS", sender_id="MANNERLY", config={}, rate_limit_per_second=0))
     session.flush()
     return workspace
 
@@ -84,7 +87,9 @@ def authenticate_api_key(session: Session, key: str, now: datetime) -> tuple[Wor
     # The lookup is by hash; compare again in constant time so timing says nothing.
     if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, digest):
         return None
-    row.last_used_at = now
+    if row.last_used_at is None or now - row.last_used_at > KEY_USE_RESOLUTION:
+        # Writing on every request would serialize all API calls on SQLite's single writer.
+        row.last_used_at = now
     return session.get(Workspace, row.workspace_id), row
 
 
