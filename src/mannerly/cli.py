@@ -179,6 +179,9 @@ def serve(
             api_key = _demo_key(runtime)
             console.print(f"Demo workspace: [bold]{DEMO_WORKSPACE}[/]   API key: [bold cyan]{api_key}[/]",
                           soft_wrap=True)
+            email, password = _demo_login(runtime)
+            console.print(f"Web UI: {base}/   login [bold]{email}[/]   password [bold cyan]{escape(password)}[/]",
+                          soft_wrap=True)
             console.print("Try it:")
             console.print(escape(curl_example(base, api_key)), soft_wrap=True)
         start_worker = not no_worker and settings.run_worker_in_process
@@ -327,8 +330,10 @@ def demo() -> None:
     """Create the demo workspace (if needed) and print its API key."""
     with user_errors(), open_runtime() as runtime:
         key = _demo_key(runtime)
+        email, password = _demo_login(runtime)
     console.print(f"Demo workspace: [bold]{DEMO_WORKSPACE}[/]")
     console.print(f"API key: [bold cyan]{key}[/]", soft_wrap=True)
+    console.print(f"Web UI login: [bold]{email}[/]   password [bold cyan]{escape(password)}[/]", soft_wrap=True)
 
 
 @workspace_app.command("create")
@@ -840,3 +845,43 @@ def faq_match(
         verdict = "answers" if best.score >= threshold else "too unsure to answer"
         console.print(f"Best: entry {entry.id} (score {best.score:.2f}, threshold {threshold:.2f}): {verdict}.")
         console.print(f"  {escape(entry.answer)}", soft_wrap=True)
+
+
+# -- web UI users -------------------------------------------------------------------------------
+
+user_app = typer.Typer(help="People who log in to the web UI.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+def _demo_login(runtime: Runtime) -> tuple[str, str]:
+    """Ensure the demo admin and return its email and password, committed."""
+    from mannerly.demo import demo_admin_login
+
+    with runtime.session() as session:
+        login = demo_admin_login(session, runtime.settings, runtime.now())
+        session.commit()
+    return login
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option("--email", help="The person's email, used to log in.")],
+    role: Annotated[str, typer.Option("--role", help="admin, agent or marketer.")],
+    workspace: WorkspaceOption = DEMO_WORKSPACE,
+    name: Annotated[str | None, typer.Option("--name", help="Display name (default: the email's first part).")] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")] = False,
+) -> None:
+    """Add a web UI user to a workspace; the password is read from stdin (or asked for)."""
+    import sys
+
+    from mannerly.web.auth import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with user_errors(), open_runtime() as runtime, runtime.session() as session:
+        ws = get_workspace(session, workspace)
+        user = create_user(session, ws, email, role, password, name=name)
+        session.commit()
+        console.print(f"User [bold]{escape(user.email)}[/] ({user.role}) added to {escape(ws.name)}.")

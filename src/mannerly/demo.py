@@ -283,3 +283,11 @@ def _write_key(path: Path, key: str) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(key + "\n")
+
+
+def demo_admin_login(session: Session, settings: Settings, now: datetime) -> tuple[str, str]:
+    """The demo admin's email and password for the web UI (made once, the password kept next to the database)."""
+    from mannerly.web.auth import ensure_demo_admin
+
+    workspace, _new_key = ensure_demo_workspace(session, now)
+    return ensure_demo_admin(session, settings, workspace)

@@ -49,6 +49,16 @@ def login(client: TestClient, email: str, password: str = PASSWORD):
                        follow_redirects=False)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap argon2 parameters in tests: the real ones cost ~0.1 s per hash by design."""
+    from argon2 import PasswordHasher
+
+    from mannerly.web import auth
+
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=256, parallelism=1))
+
+
 @pytest.fixture
 def web_app(runtime, clock):
     """The app with the demo workspace and an admin, an agent and a marketer (password PASSWORD)."""
