@@ -51,7 +51,8 @@ def test_text_send_has_the_documented_request_and_answer(fake_graph, http):
     assert sent.authorization == f"Bearer {fake_graph.access_token}"
     assert sent.content_type.startswith("application/json")
     assert sent.body == {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "821023456789",
-                         "type": "text", "text": {"preview_url": False, "body": "주문하신 상품이 발송되었습니다."}}
+                         "type": "text", "text": {"preview_url": False, "body": "주문하신 상품이 발송되었습니다."},
+                         "biz_opaque_callback_data": "mannerly:7"}
     assert fake_graph.handoffs() == [result.provider_message_id]
 
 
@@ -66,6 +67,7 @@ def test_template_send_has_body_parameters_and_the_whatsapp_language_code(fake_g
         "messaging_product": "whatsapp", "recipient_type": "individual", "to": "821023456789", "type": "template",
         "template": {"name": "order_shipped", "language": {"code": "en_US"}, "components": [
             {"type": "body", "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "#1234"}]}]},
+        "biz_opaque_callback_data": "mannerly:7",
     }
 
 
@@ -237,3 +239,13 @@ def test_create_adapter_reads_the_channel_row(runtime):
     assert adapter.config.messages_url() == "http://127.0.0.1:9/v26.0/555000111/messages"
     assert adapter.config.display_phone_number == "306912345678"
     assert (adapter.kind, adapter.provider, adapter.http) == ("whatsapp", "whatsapp_cloud", runtime.http)
+
+
+def test_status_webhook_echoing_our_callback_data_carries_our_message_id():
+    """biz_opaque_callback_data comes back in statuses and names our message, even without the wamid."""
+    from mannerly.channels.whatsapp_cloud.adapter import status_from
+
+    update = status_from({"id": "wamid.X", "status": "delivered", "timestamp": "1700000000",
+                          "biz_opaque_callback_data": "mannerly:42"})
+    assert (update.message_id, update.status) == (42, "delivered")
+    assert status_from({"id": "wamid.Y", "status": "sent", "biz_opaque_callback_data": "other"}).message_id is None

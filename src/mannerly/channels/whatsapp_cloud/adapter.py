@@ -200,6 +200,10 @@ def signature_matches(app_secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(signature_for(app_secret, body).encode(), header.strip().lower().encode())
 
 
+# Prefix of our message id in biz_opaque_callback_data.
+CALLBACK_PREFIX = "mannerly:"
+
+
 def text_message_body(to_digits: str, text: str) -> dict[str, Any]:
     """The JSON of a text send."""
     return {
@@ -355,7 +359,10 @@ def status_from(status: Mapping[str, Any]) -> StatusUpdate:
     errors = _list(status.get("errors"), "statuses[].errors")
     first = errors[0] if errors and isinstance(errors[0], Mapping) else {}
     error_code = str(first["code"]) if first.get("code") is not None else None
+    opaque = str(status.get("biz_opaque_callback_data") or "")
+    ours = opaque.removeprefix(CALLBACK_PREFIX)
     return StatusUpdate(
+        message_id=int(ours) if opaque.startswith(CALLBACK_PREFIX) and ours.isdigit() else None,
         provider_message_id=message_id,
         status=normalize_status(WHATSAPP_STATUS_MAP, raw_status),
         raw_status=raw_status,
@@ -443,8 +450,12 @@ class WhatsAppCloudAdapter:
         if isinstance(template, Mapping) and template.get("name"):
             name = str(template["name"])
             language = self.config.template_language(name, str(template.get("language") or "en"))
-            return template_message_body(to, name, language, [str(value) for value in template.get("parameters") or []])
-        return text_message_body(to, message.text)
+            body = template_message_body(to, name, language, [str(value) for value in template.get("parameters") or []])
+        else:
+            body = text_message_body(to, message.text)
+        # Echoed back in status webhooks: matches them even if the answer carrying the wamid was lost.
+        body["biz_opaque_callback_data"] = f"{CALLBACK_PREFIX}{message.message_id}"
+        return body
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Send one message through the Cloud API; see the module docstring for how outcomes are classified."""
