@@ -40,6 +40,7 @@ class InboxItem:
     contact_phone: str | None
     preview: str
     preview_inbound: bool
+    preview_prefix: str  # "You: ", "Auto-reply: " … before an outbound preview; "" for the customer's
     last_at: datetime | None
     unread: int
     waiting_seconds: int | None
@@ -136,11 +137,21 @@ def _inbox_item(row: inbox.InboxRow) -> InboxItem:
         contact_phone=contact.phone,
         preview=((last.final_text or last.body) if last.direction == "outbound" else last.body) if last else "",
         preview_inbound=last is not None and last.direction == "inbound",
+        preview_prefix=preview_prefix(last),
         last_at=conversation.last_message_at, unread=row.unread_count or 0, waiting_seconds=row.waiting_seconds,
         overdue=bool(row.overdue), status=conversation.status, channel=last.channel_kind if last else None,
         assignee_name=row.assignee.name if row.assignee else None, team_name=row.team.name if row.team else None,
         sla_due_at=row.sla_due_at,
     )
+
+
+def preview_prefix(message: Message | None) -> str:
+    """Who wrote the last message, as the list shows it: the customer needs no prefix, others do."""
+    if message is None or message.direction == "inbound":
+        return ""
+    marker = inbox.SOURCE_MARKERS.get(message.source) or "sent"
+    label = "You" if message.source == "agent" else marker[:1].upper() + marker[1:]
+    return f"{label}{' (not sent)' if message.status == 'rejected' else ''}: "
 
 
 def unread_total(session: Session, workspace_id: int) -> int:
