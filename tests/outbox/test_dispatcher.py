@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from mannerly.channels.base import SendResult, StatusUpdate
 from mannerly.messages.service import OutboundIntent, submit
-from mannerly.models import Channel, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
+from mannerly.models import Channel, Contact, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
 from mannerly.outbox.dispatcher import Dispatcher
 from mannerly.workspaces.service import create_workspace
 
@@ -213,3 +213,28 @@ def test_status_report_carrying_our_id_matches_a_message_whose_answer_was_lost(r
         session.commit()
     message = status_of(runtime, message_id)
     assert (message.status, message.provider_message_id) == ("delivered", "SMabc")
+
+
+def test_an_automatic_reply_decided_again_at_dispatch_does_not_count_against_itself(runtime, setup):
+    """The auto-reply guard looks at earlier automatic replies, not at the one being sent."""
+    from mannerly.conversations.service import conversation_for
+    from mannerly.policy.types import Source
+
+    provider, workspace_id = setup
+    with runtime.session() as session:
+        workspace = session.get(Workspace, workspace_id)
+        intent = OutboundIntent(topic="orders", to="+821023456789", text="We'll answer at 09:00.",
+                                source=Source.AUTO_REPLY, reply=True)
+        message = submit(session, workspace, intent, runtime.now())
+        conversation_for(session, session.get(Contact, message.contact_id), runtime.now()).last_auto_reply_at = runtime.now()
+        session.commit()
+        message_id = message.id
+    assert Dispatcher(runtime).run_once().sent == 1
+    assert provider.handed_off == [message_id]
+    with runtime.session() as session:
+        second = submit(session, session.get(Workspace, workspace_id),
+                        OutboundIntent(topic="orders", to="+821023456789", text="We'll answer at 09:00 (again).",
+                                       source=Source.AUTO_REPLY, reply=True), runtime.now())
+        session.commit()
+        assert second.status == "rejected"
+        assert "auto_reply_guard" in {reason["rule"] for reason in second.decision["reasons"]}

@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mannerly.kit.phones import InvalidPhoneNumber, parse_phone
-from mannerly.models import Channel, Consent, ConsentEvent, Contact, Conversation, Message, Topic
+from mannerly.models import Channel, Consent, ConsentEvent, Contact, Message, Topic
 from mannerly.policy.types import ConsentStatus, ContactState, Policy, SentRecord, Source, TopicKind
 
 # Outbound statuses that count as "sent or about to be sent" for caps and duplicates.
@@ -127,9 +127,15 @@ def gather_contact_states(
             select(ConsentEvent.contact_id)
             .where(ConsentEvent.contact_id.in_(chunk), ConsentEvent.status == "opted_in").distinct()
         ))
-        auto_replies.update((contact_id, last) for contact_id, last in session.execute(
-            select(Conversation.contact_id, Conversation.last_auto_reply_at).where(Conversation.contact_id.in_(chunk))
-        ))
+        # The last automatic reply, from the messages themselves: a reply being decided again
+        # at dispatch must not count against itself.
+        auto_query = select(Message.contact_id, func.max(Message.created_at)).where(
+            Message.contact_id.in_(chunk), Message.direction == "outbound", Message.source == Source.AUTO_REPLY.value,
+            Message.status.in_(COUNTED_STATUSES),
+        ).group_by(Message.contact_id)
+        if excluded:
+            auto_query = auto_query.where(Message.id.not_in(excluded))
+        auto_replies.update((contact_id, last) for contact_id, last in session.execute(auto_query))
     states: dict[int, ContactState] = {}
     for contact in contacts:
         states[contact.id] = build_state(
