@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import jinja2
 from anyio import to_thread
@@ -96,6 +97,14 @@ def format_duration(seconds: int | float | None) -> str:
     return f"{hours // 24} d"
 
 
+def customer_time(moment: datetime | None, zone_name: str | None) -> str:
+    """A UTC moment as the customer reads it: 'Tue 09:00' in their zone (UTC when unknown)."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(ZoneInfo(zone_name)) if zone_name else moment
+    return local.strftime("%a %d %b %H:%M") + ("" if zone_name else " UTC")
+
+
 def initials(name: str | None) -> str:
     """One or two letters for an avatar."""
     words = [word for word in (name or "?").replace("+", "").split() if word]
@@ -130,6 +139,7 @@ def make_templates() -> Jinja2Templates:
     environment.filters["duration"] = format_duration
     environment.filters["initials"] = initials
     environment.filters["local_iso"] = local_iso
+    environment.filters["customer_time"] = customer_time
     environment.globals["version"] = __version__
     environment.globals["weekdays"] = WEEKDAYS
     return Jinja2Templates(env=environment)
