@@ -17,9 +17,11 @@ Pure functions, no I/O. Decisions worth knowing:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 GSM_7 = "GSM-7"
 UCS_2 = "UCS-2"
@@ -81,6 +83,11 @@ _EXPLICIT_REPLACEMENTS: dict[str, str] = {
 }
 
 
+_GSM_CHARS = frozenset(BASIC_CODES) | frozenset(EXTENSION_CODES)
+# Extension characters cost two septets; counted with one regex instead of a loop.
+_EXTENSION_CHAR = re.compile("[" + "".join(re.escape(char) for char in EXTENSION_CODES) + "]")
+
+
 class NotGsmEncodableError(ValueError):
     """Raised when a text contains characters outside GSM 03.38."""
 
@@ -107,6 +114,7 @@ def is_gsm_char(char: str) -> bool:
     return char in BASIC_CODES or char in EXTENSION_CODES
 
 
+@lru_cache(maxsize=4096)
 def gsm_replacement(char: str) -> str | None:
     """A GSM-7 spelling for a non-GSM character, or None when there is none."""
     if is_gsm_char(char):
@@ -124,11 +132,8 @@ def gsm_replacement(char: str) -> str | None:
 
 def non_gsm_characters(text: str) -> tuple[tuple[str, str | None], ...]:
     """The distinct characters that force UCS-2, with their GSM replacement if any."""
-    seen: dict[str, str | None] = {}
-    for char in text:
-        if char not in seen and not is_gsm_char(char):
-            seen[char] = gsm_replacement(char)
-    return tuple(seen.items())
+    # dict.fromkeys keeps each character once, in order of first appearance.
+    return tuple((char, gsm_replacement(char)) for char in dict.fromkeys(text) if char not in _GSM_CHARS)
 
 
 def apply_gsm_replacements(text: str) -> str:
@@ -172,7 +177,27 @@ def _pack(text: str, unit_cost: Callable[[str], int], single_limit: int, multi_l
 
 def _is_gsm_text(text: str) -> bool:
     """True when the whole text can be sent as GSM-7."""
-    return all(is_gsm_char(char) for char in text)
+    return _GSM_CHARS.issuperset(text)
+
+
+def _gsm_units(text: str) -> int:
+    """Septets a GSM-7 text costs (extension characters take two)."""
+    return len(text) + len(_EXTENSION_CHAR.findall(text))
+
+
+def _ucs2_units(text: str) -> int:
+    """UTF-16 code units a text costs (characters outside the BMP take two; a lone surrogate one)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _segment_count(text: str, units: int, unit_cost: Callable[[str], int], single_limit: int, multi_limit: int) -> int:
+    """How many segments _pack would cut the text into, without building them when it can."""
+    if units <= single_limit:
+        return 1
+    if units == len(text):
+        # Every character costs one unit, so the greedy packing fills each part completely.
+        return -(-units // multi_limit)
+    return len(_pack(text, unit_cost, single_limit, multi_limit))
 
 
 def split_segments(text: str) -> list[str]:
@@ -182,16 +207,19 @@ def split_segments(text: str) -> list[str]:
     return _pack(text, _ucs2_unit_cost, SINGLE_UCS2_UNITS, MULTI_UCS2_UNITS)
 
 
+@lru_cache(maxsize=256)
 def analyze(text: str) -> SmsInfo:
     """Encoding, units, segment count and UCS-2-forcing characters of a text."""
+    # Cached: lint measures the same final text several times per decision.
     if _is_gsm_text(text):
-        units = sum(_gsm_unit_cost(char) for char in text)
-        return SmsInfo(encoding=GSM_7, units=units, segments=len(split_segments(text)))
-    units = sum(_ucs2_unit_cost(char) for char in text)
+        units = _gsm_units(text)
+        segments = _segment_count(text, units, _gsm_unit_cost, SINGLE_GSM_UNITS, MULTI_GSM_UNITS)
+        return SmsInfo(encoding=GSM_7, units=units, segments=segments)
+    units = _ucs2_units(text)
     return SmsInfo(
         encoding=UCS_2,
         units=units,
-        segments=len(split_segments(text)),
+        segments=_segment_count(text, units, _ucs2_unit_cost, SINGLE_UCS2_UNITS, MULTI_UCS2_UNITS),
         non_gsm_chars=non_gsm_characters(text),
     )
 
