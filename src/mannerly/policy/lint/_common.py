@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache, lru_cache
 
 from mannerly.policy.types import ContactState, Policy, SendRequest, Source
 
@@ -19,6 +20,8 @@ URL_PATTERN = re.compile(
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Every URL_PATTERN match has a "/" or starts with "www.": texts without either have no links.
+_URL_HINT = re.compile(r"/|www\.", re.IGNORECASE)
 # Sentence ends in the four languages; ';' is also the Greek question mark.
 _SENTENCE_END = re.compile(r"[.!?;\u037e。\n]+")
 
@@ -59,26 +62,92 @@ class LintContext:
         return (self.contact.country or "").upper() == "KR" and self.marketing
 
 
+@cache
+def _mark_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Regexes of the BMP's nonspacing marks (Mn) and of BMP characters whose NFD holds one.
+
+    Built from this Python's own Unicode database on first use (a scan of the BMP, a
+    few milliseconds), so fold() stays exact without a per-character Python loop.
+    """
+    marks: list[int] = []
+    marked: list[int] = []
+    for code in range(0x80, 0x10000):
+        char = chr(code)
+        if unicodedata.category(char) == "Mn":
+            marks.append(code)
+            marked.append(code)
+        elif unicodedata.decomposition(char)[:1] not in ("", "<") and any(
+            unicodedata.category(part) == "Mn" for part in unicodedata.normalize("NFD", char)
+        ):
+            marked.append(code)
+    return re.compile(_character_class(marks)), re.compile(_character_class(marked))
+
+
+def _character_class(codes: list[int]) -> str:
+    """A regex character class of the given sorted code points, as ranges."""
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    parts = (re.escape(chr(low)) + ("" if low == high else "-" + re.escape(chr(high))) for low, high in ranges)
+    return "[" + "".join(parts) + "]"
+
+
+# Characters outside the Basic Multilingual Plane; fold() takes its exact slow path for them.
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Case- and accent-insensitive form of a text for matching (Hangul kept whole)."""
-    decomposed = unicodedata.normalize("NFD", text.casefold())
-    without_marks = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
-    return unicodedata.normalize("NFC", without_marks)
+    # Same result as NFC(drop Mn(NFD(casefold))); cached because words repeat across messages.
+    folded = text.casefold()
+    if folded.isascii():
+        return folded  # NFD and NFC leave ASCII alone and it has no marks
+    if _ASTRAL.search(folded):
+        decomposed = unicodedata.normalize("NFD", folded)
+        without_marks = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
+        return unicodedata.normalize("NFC", without_marks)
+    mark, marked = _mark_patterns()
+    if marked.search(folded) is None:
+        # No mark before or after decomposition: NFC(NFD(x)) is NFC(x).
+        return unicodedata.normalize("NFC", folded)
+    return unicodedata.normalize("NFC", mark.sub("", unicodedata.normalize("NFD", folded)))
 
 
+@lru_cache(maxsize=256)
 def without_links(text: str) -> str:
     """The text with URLs and e-mail addresses blanked out, so words in them are not judged."""
-    return _EMAIL.sub(" ", URL_PATTERN.sub(" ", text))
+    # The full patterns are slow over a whole text; most texts skip them on a cheap test.
+    if _URL_HINT.search(text) is not None:
+        text = URL_PATTERN.sub(" ", text)
+    if "@" in text:
+        text = _EMAIL.sub(" ", text)
+    return text
+
+
+@lru_cache(maxsize=256)
+def _words(text: str) -> tuple[str, ...]:
+    """The words of a text, cached: several checks read the same final text."""
+    return tuple(_WORD.findall(without_links(text)))
 
 
 def words(text: str) -> list[str]:
     """The words of a text in order, links and e-mail addresses left out."""
-    return _WORD.findall(without_links(text))
+    return list(_words(text))
+
+
+@lru_cache(maxsize=256)
+def _sentences(text: str) -> tuple[str, ...]:
+    """The rough sentences of a text, cached."""
+    return tuple(part.strip() for part in _SENTENCE_END.split(without_links(text)) if part.strip())
 
 
 def sentences(text: str) -> list[str]:
     """The text cut into rough sentences (good enough to keep a negation with its verb)."""
-    return [part.strip() for part in _SENTENCE_END.split(without_links(text)) if part.strip()]
+    return list(_sentences(text))
 
 
 def contains_name(text: str, name: str) -> bool:

@@ -8,6 +8,8 @@ emoji and no words at all).
 
 from __future__ import annotations
 
+import re
+
 from mannerly.policy.lint._common import LintContext, words
 from mannerly.policy.types import LintFinding, Severity
 
@@ -53,8 +55,24 @@ def _is_modifier(char: str) -> bool:
     )
 
 
+# Every character that can start an emoji, for a quick "no emoji here" answer.
+_EMOJI_START = re.compile(
+    "["
+    + "".join(
+        f"{re.escape(chr(start))}-{re.escape(chr(end))}" for start, end in _ASTRAL_EMOJI_RANGES + _BMP_CANDIDATE_RANGES
+    )
+    + "]"
+)
+
+
 def count_emoji(text: str) -> int:
     """How many emoji a reader sees in the text."""
+    # Without a keycap mark or a character that can start an emoji, the walk below counts
+    # nothing; all of them lie outside ASCII.
+    if text.isascii():
+        return 0
+    if _KEYCAP not in text and _EMOJI_START.search(text) is None:
+        return 0
     count = 0
     index = 0
     while index < len(text):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from mannerly.policy.lint._common import URL_PATTERN, LintContext
+from mannerly.policy.lint._common import _URL_HINT, URL_PATTERN, LintContext
 from mannerly.policy.types import LintFinding, Severity
 
 CHECK = "link"
@@ -31,10 +31,15 @@ PUBLIC_SHORTENERS = frozenset(
 _IPV4_LINK = re.compile(r"\b(?:https?://)?(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?(?=[/\s]|$)", re.IGNORECASE)
 _IPV6_LINK = re.compile(r"https?://\[[0-9a-f:]+\]", re.IGNORECASE)
 _HOST = re.compile(r"^(?:https?://)?([^/:?#\s]+)", re.IGNORECASE)
+# What every IP link contains, so texts without it skip the slower patterns: an IPv4
+# address has a digit, a dot and a digit; an IPv6 link has a scheme. (URLs: _URL_HINT.)
+_IP_HINT = re.compile(r"\d\.\d|://")
 
 
 def link_hosts(text: str) -> list[str]:
     """The host names of the links in a text, lower case, without a leading www."""
+    if _URL_HINT.search(text) is None:
+        return []
     hosts = []
     for match in URL_PATTERN.finditer(text):
         host_match = _HOST.match(match.group(0))
@@ -55,6 +60,8 @@ def _is_own_domain(host: str, own_domains: tuple[str, ...]) -> bool:
 
 def _ip_links(text: str) -> list[str]:
     """Raw IP addresses used as link hosts."""
+    if _IP_HINT.search(text) is None:
+        return []
     found = []
     for match in _IPV4_LINK.finditer(text):
         whole = match.group(0)

@@ -32,6 +32,11 @@ _ALWAYS = re.compile(
     r"|(?<![A-Za-z])OOO(?![A-Za-z])\s*(?=님|고객)"  # "OOO 고객님"
 )
 _BRACKETED = re.compile(r"\[([^\[\]\n]{1,40})\]|<([^<>\n]{1,40})>")
+# Something every match of _ALWAYS contains: the many-branched pattern is slow to run over
+# a whole text, so it only runs when one of these is there ("%" only before a digit or a
+# printf letter, as in "%s" or "%1$s"; a plain "20%" does not count).
+_ALWAYS_MARKERS = ("{", "$", "[[", "XX", "○", "◯", "〇", "OOO")
+_PRINTF_HINT = re.compile(r"%[\dsdif]")
 _BLANK = re.compile(r"[Xx#_*.…\s]+|\?{2,}")
 _SNAKE_CASE = re.compile(r"[A-Za-z]+(?:_[A-Za-z0-9]+)+")
 
@@ -69,6 +74,9 @@ FIELD_QUALIFIERS = frozenset(
     )
 )
 
+_FIELD_VOCABULARY = FIELD_NAMES | FIELD_QUALIFIERS
+_FIELD_SEPARATORS = re.compile(r"[\s_\-/]+")
+
 
 def is_field_name(content: str, brand: str | None = None) -> bool:
     """True when bracketed content looks like an unfilled template field (see module doc)."""
@@ -79,18 +87,18 @@ def is_field_name(content: str, brand: str | None = None) -> bool:
         return False
     if _BLANK.fullmatch(content) or _SNAKE_CASE.fullmatch(content):
         return True
-    parts = [fold(part) for part in re.split(r"[\s_\-/]+", content) if part]
+    parts = [fold(part) for part in _FIELD_SEPARATORS.split(content) if part]
     if not parts or len(parts) > 4:
         return False
-    vocabulary = FIELD_NAMES | FIELD_QUALIFIERS
-    return all(part in vocabulary for part in parts) and any(part in FIELD_NAMES for part in parts)
+    return all(part in _FIELD_VOCABULARY for part in parts) and any(part in FIELD_NAMES for part in parts)
 
 
 def find_placeholders(text: str, brand: str | None = None) -> list[str]:
     """The unfilled placeholders in a text, as written, each once, in order."""
     found: list[str] = []
-    for match in _ALWAYS.finditer(text):
-        found.append(match.group(0).strip())
+    if any(marker in text for marker in _ALWAYS_MARKERS) or ("%" in text and _PRINTF_HINT.search(text)):
+        for match in _ALWAYS.finditer(text):
+            found.append(match.group(0).strip())
     for match in _BRACKETED.finditer(text):
         content = match.group(1) if match.group(1) is not None else match.group(2)
         if is_field_name(content, brand):

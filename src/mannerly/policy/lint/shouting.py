@@ -9,6 +9,8 @@ are capitals.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from mannerly.policy.lint._common import LintContext, fold, words
 from mannerly.policy.types import LintFinding, Severity
 
@@ -25,22 +27,33 @@ def _cased_letters(word: str) -> list[str]:
     return [char for char in word if char.isalpha() and char.lower() != char.upper()]
 
 
+@lru_cache(maxsize=16384)
+def _word_letters(word: str) -> tuple[int, int, str]:
+    """A word's cased letters, how many of them are capitals, and its folded form (cached per word)."""
+    letters = _cased_letters(word)
+    return len(letters), sum(1 for char in letters if char.isupper()), fold(word)
+
+
 def check(text: str, context: LintContext) -> list[LintFinding]:
     """Warn when most letters of a longer text are capitals."""
+    # The counted capitals are some of the text's capitals, and a warning needs at least
+    # SHOUTING_SHARE of MIN_LETTERS of them: with fewer in the whole text there is nothing to find.
+    if sum(map(str.isupper, text)) < MIN_LETTERS * SHOUTING_SHARE:
+        return []
     brand_words = {fold(part) for part in words(context.brand or "")}
     upper = 0
     total = 0
     for word in words(text):
-        letters = _cased_letters(word)
-        if not letters:
+        letter_count, capitals, folded = _word_letters(word)
+        if not letter_count:
             continue
-        all_upper = all(char.isupper() for char in letters)
-        if all_upper and len(letters) <= ACRONYM_MAX_LETTERS:
+        all_upper = capitals == letter_count
+        if all_upper and letter_count <= ACRONYM_MAX_LETTERS:
             continue
-        if fold(word) in REQUIRED_CAPITAL_WORDS or fold(word) in brand_words:
+        if folded in REQUIRED_CAPITAL_WORDS or folded in brand_words:
             continue
-        total += len(letters)
-        upper += sum(1 for char in letters if char.isupper())
+        total += letter_count
+        upper += capitals
     if total < MIN_LETTERS or upper / total < SHOUTING_SHARE:
         return []
     detail = "Most of the text is in capital letters, which reads as shouting."

@@ -62,8 +62,28 @@ SLANG_OWN_LANGUAGE: dict[str, dict[str, str]] = {
 }
 # Runs of Korean jamo used for laughing or crying.
 _KOREAN_JAMO_RUN = re.compile(r"[ㅋ]{2,}|[ㅎ]{2,}|[ㅠㅜ]{2,}")
+# Any of those jamo; a single class is much quicker to search for than the runs.
+_KOREAN_JAMO = re.compile(r"[ㅋㅎㅠㅜ]")
 _KOREAN_JAMO_MEANING = {"ㅋ": "(웃음 표현 생략)", "ㅎ": "(웃음 표현 생략)", "ㅠ": "(생략)", "ㅜ": "(생략)"}
 ACRONYM_MAX_LETTERS = 2
+
+
+# Memo of _word_slang per message language ("" for languages without an own table): word -> hits. A plain dict, because a lookup
+# per word is the whole cost of this check once the words are known.
+_WORD_SLANG: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}
+_WORD_SLANG_LIMIT = 20_000
+
+
+def _word_slang(word: str, language: str) -> tuple[tuple[str, str], ...]:
+    """What the tables say about one word, in table order: (slang language, full form) pairs."""
+    if word.isupper() and len(word) <= ACRONYM_MAX_LETTERS:
+        return ()  # an acronym
+    key = fold(word).replace("’", "'")
+    hits = [(slang_language, table[key]) for slang_language, table in SLANG_ANYWHERE.items() if key in table]
+    own_table = SLANG_OWN_LANGUAGE.get(language, {})
+    if key in own_table:
+        hits.append((language, own_table[key]))
+    return tuple(hits)
 
 
 def slang_words(text: str, language: str) -> dict[str, list[tuple[str, str]]]:
@@ -77,18 +97,19 @@ def slang_words(text: str, language: str) -> dict[str, list[tuple[str, str]]]:
             seen.add(written.casefold())
             found.setdefault(slang_language, []).append((written, full))
 
-    for run in _KOREAN_JAMO_RUN.findall(text):
-        note("ko", run, _KOREAN_JAMO_MEANING[run[0]])
+    if _KOREAN_JAMO.search(text) is not None:
+        for run in _KOREAN_JAMO_RUN.findall(text):
+            note("ko", run, _KOREAN_JAMO_MEANING[run[0]])
+    # Only the own-language table depends on the language; others share one memo.
+    known = _WORD_SLANG.setdefault(language if language in SLANG_OWN_LANGUAGE else "", {})
     for word in words(text):
-        if word.isupper() and len(word) <= ACRONYM_MAX_LETTERS:
-            continue
-        key = fold(word).replace("’", "'")
-        for slang_language, table in SLANG_ANYWHERE.items():
-            if key in table:
-                note(slang_language, word, table[key])
-        own_table = SLANG_OWN_LANGUAGE.get(language, {})
-        if key in own_table:
-            note(language, word, own_table[key])
+        hits = known.get(word)
+        if hits is None:
+            if len(known) >= _WORD_SLANG_LIMIT:
+                known.clear()  # keeps the memo bounded; it refills with the words in use
+            hits = known[word] = _word_slang(word, language)
+        for slang_language, full in hits:
+            note(slang_language, word, full)
     return found
 
 

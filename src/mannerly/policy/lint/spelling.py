@@ -66,10 +66,14 @@ def _known_british_spelling(word: str, known) -> bool:
     return False
 
 
+# English slang is the slang check's to report.
+_ENGLISH_SLANG = frozenset(SLANG_ANYWHERE.get("en", {})) | frozenset(SLANG_OWN_LANGUAGE.get("en", {}))
+
+
 def _candidates(text: str, context: LintContext) -> list[str]:
     """Lower-case words worth looking up, in order, each once."""
     brand_words = {fold(part) for part in words(context.brand or "")}
-    slang = set(SLANG_ANYWHERE.get("en", {})) | set(SLANG_OWN_LANGUAGE.get("en", {}))
+    slang = _ENGLISH_SLANG
     picked: list[str] = []
     for word in words(text):
         word = word.replace("’", "'")
@@ -82,22 +86,32 @@ def _candidates(text: str, context: LintContext) -> list[str]:
     return picked
 
 
+@lru_cache(maxsize=16384)
+def _unknown(language: str, word: str) -> bool:
+    """True when the language's dictionary does not know the word (cached: the dictionary never changes)."""
+    return bool(_dictionary(language).unknown([word]))
+
+
+@lru_cache(maxsize=1024)
+def _correction(language: str, word: str) -> str | None:
+    """The dictionary's best correction of a word, cached because finding it is slow."""
+    return _dictionary(language).correction(word)
+
+
 def misspelled_words(text: str, context: LintContext) -> list[tuple[str, str | None]]:
     """Words the dictionary does not know, with its best correction if it has one."""
-    checker = _dictionary(context.language)
-    if checker is None:
+    language = context.language
+    if _dictionary(language) is None:
         return []
-    candidates = _candidates(text, context)
-    unknown = checker.unknown(candidates)
 
     def known(word: str) -> bool:
         """True when the dictionary knows the word."""
-        return not checker.unknown([word])
+        return not _unknown(language, word)
 
     found = []
-    for word in candidates:
-        if word in unknown and not _known_british_spelling(word, known):
-            correction = checker.correction(word)
+    for word in _candidates(text, context):
+        if _unknown(language, word) and not _known_british_spelling(word, known):
+            correction = _correction(language, word)
             found.append((word, correction if correction and correction != word else None))
     return found
 
