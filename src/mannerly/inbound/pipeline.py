@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -150,53 +150,69 @@ def apply_keyword(session: Session, workspace: Workspace, contact: Contact, mess
 def apply_status_update(session: Session, channel: Channel, update: StatusUpdate, now: datetime) -> Message | None:
     """Record a delivery report on its message; statuses never move backwards. None if the message is unknown."""
     matched = apply_status_updates(session, channel, [update], now)
-    return matched[0] if matched else None
+    return session.get(Message, matched[0]) if matched else None
 
 
-def apply_status_updates(session: Session, channel: Channel, updates: list[StatusUpdate], now: datetime) -> list[Message]:
-    """Record many delivery reports of one channel, finding their messages in bulk; returns the matched messages."""
-    wanted = list({update.provider_message_id for update in updates if update.provider_message_id})
-    by_provider_id: dict[str, Message] = {}
+# What applying a status report reads from a message row.
+STATUS_COLUMNS = (Message.id, Message.workspace_id, Message.status, Message.delivered_at, Message.provider_message_id)
+
+
+def apply_status_updates(session: Session, channel: Channel, updates: list[StatusUpdate], now: datetime) -> list[int]:
+    """Record many delivery reports of one channel with bulk statements; returns the ids of the matched messages."""
+    wanted = list({report.provider_message_id for report in updates if report.provider_message_id})
+    rows: dict[str, dict] = {}
     for start in range(0, len(wanted), 500):
-        for message in session.scalars(select(Message).where(
+        for row in session.execute(select(*STATUS_COLUMNS).where(
             Message.channel_id == channel.id,
             Message.direction == "outbound",
             Message.provider_message_id.in_(wanted[start:start + 500]),
         )):
-            by_provider_id[message.provider_message_id] = message
-    matched = []
-    for update in updates:
-        message = by_provider_id.get(update.provider_message_id)
-        if message is None and update.message_id is not None:
+            rows[row.provider_message_id] = row._asdict()
+    changes: dict[int, dict] = {}
+    events: list[dict] = []
+    effects: list[tuple[int, StatusUpdate]] = []
+    for report in updates:
+        current = rows.get(report.provider_message_id)
+        if current is None and report.message_id is not None:
             # The provider echoed our id: the report matches even if its answer to the hand-off was lost.
-            candidate = session.get(Message, update.message_id)
-            if candidate is not None and candidate.channel_id == channel.id and candidate.direction == "outbound":
-                message = candidate
-                message.provider_message_id = message.provider_message_id or update.provider_message_id
-        if message is None:
+            found = session.execute(select(*STATUS_COLUMNS).where(
+                Message.id == report.message_id, Message.channel_id == channel.id,
+                Message.direction == "outbound")).first()
+            if found is not None:
+                current = found._asdict()
+                current["provider_message_id"] = current["provider_message_id"] or report.provider_message_id
+                changes.setdefault(current["id"], {"id": current["id"]})["provider_message_id"] = \
+                    current["provider_message_id"]
+                rows[report.provider_message_id] = current
+        if current is None:
             continue
-        record_status(session, channel, message, update, now)
-        matched.append(message)
+        events.append({"workspace_id": current["workspace_id"], "message_id": current["id"], "status": report.status,
+                       "raw_status": report.raw_status, "error_code": report.error_code,
+                       "occurred_at": report.occurred_at or now})
+        if report.effect:
+            effects.append((current["id"], report))
+        new_status = advance_status(current["status"], report.status)
+        if new_status != current["status"]:
+            change = changes.setdefault(current["id"], {"id": current["id"]})
+            change.update(status=new_status, updated_at=now)
+            current["status"] = new_status
+            if new_status in ("delivered", "read") and current["delivered_at"] is None:
+                current["delivered_at"] = change["delivered_at"] = report.occurred_at or now
+            if new_status in ("failed", "undelivered"):
+                change["error_code"] = report.error_code
+    # Bulk UPDATE by primary key needs the same keys in every row of one statement.
+    by_keys: dict[tuple, list[dict]] = {}
+    for change in changes.values():
+        by_keys.setdefault(tuple(sorted(change)), []).append(change)
+    for group in by_keys.values():
+        session.execute(update(Message), group)
+    if events:
+        session.execute(insert(MessageStatusEvent), events)
+    for message_id, update_event in effects:
+        apply_provider_effect(session, session.get(Message, message_id), update_event.effect,
+                              f"{channel.provider} error {update_event.error_code}", now)
     session.flush()
-    return matched
-
-
-def record_status(session: Session, channel: Channel, message: Message, update: StatusUpdate, now: datetime) -> None:
-    """Apply one report to its message: history row, provider effect, status moved only forward."""
-    session.add(MessageStatusEvent(
-        workspace_id=message.workspace_id, message_id=message.id, status=update.status,
-        raw_status=update.raw_status, error_code=update.error_code, occurred_at=update.occurred_at or now,
-    ))
-    if update.effect:
-        apply_provider_effect(session, message, update.effect, f"{channel.provider} error {update.error_code}", now)
-    new_status = advance_status(message.status, update.status)
-    if new_status != message.status:
-        message.status = new_status
-        if new_status in ("delivered", "read") and message.delivered_at is None:
-            message.delivered_at = update.occurred_at or now
-        if new_status in ("failed", "undelivered"):
-            message.error_code = update.error_code
-        message.updated_at = now
+    return list(dict.fromkeys(event["message_id"] for event in events))
 
 
 def apply_provider_effect(session: Session, message: Message, effect: str, evidence: str, now: datetime) -> None:

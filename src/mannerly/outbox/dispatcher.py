@@ -18,8 +18,10 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -42,6 +44,9 @@ from mannerly.workspaces.service import workspace_policy
 log = logging.getLogger(__name__)
 
 DUE_STATUSES = ("pending", "deferred")
+# What deciding a due message again reads from its row.
+DUE_COLUMNS = (Message.id, Message.workspace_id, Message.contact_id, Message.topic_id, Message.source, Message.body,
+               Message.request)
 # Retries of refusals that said "try later" (429, 5xx before acceptance).
 RETRY_BASE = timedelta(seconds=2)
 RETRY_MAX = timedelta(minutes=10)
@@ -72,6 +77,7 @@ class Handoff:
     """One message ready for its provider: the row's id, the channel and what the adapter gets."""
 
     message_id: int
+    workspace_id: int
     channel: Channel
     outbound: OutboundMessage
     started: datetime | None = None
@@ -90,7 +96,7 @@ class BatchContext:
     states: dict[int, ContactState]
 
     @classmethod
-    def load(cls, session: Session, messages: list[Message], now: datetime) -> BatchContext:
+    def load(cls, session: Session, messages: Sequence[Any], now: datetime) -> BatchContext:
         """Load the workspaces, topics, channels, contacts and contact states behind a batch."""
         workspace_ids = {message.workspace_id for message in messages}
         workspaces = {row.id: row for row in session.scalars(select(Workspace).where(Workspace.id.in_(workspace_ids)))}
@@ -152,6 +158,18 @@ def outcome_of(row, result: SendResult, now: datetime, stats: DispatchStats) -> 
         change.update(status="failed", error_code=result.error_code, status_detail=result.error_detail)
         stats.failed += 1
     return change
+
+
+def channel_options(decision: dict, request: dict) -> dict:
+    """Channel-specific options: the decision's (e.g. Messenger's messaging_type) and a WhatsApp template's."""
+    options = dict(decision.get("channel_options") or {})
+    if request.get("whatsapp_template"):
+        options["whatsapp_template"] = {
+            "name": request["whatsapp_template"],
+            "language": request.get("language") or "en",
+            "parameters": list(request.get("whatsapp_parameters") or []),
+        }
+    return options
 
 
 def unknown_result(error: Exception) -> SendResult:
@@ -227,17 +245,25 @@ class Dispatcher:
         """Decide a claimed batch again, mark what may go `sending` in one commit, hand it off, record it."""
         now = self.runtime.now()
         with self.runtime.session() as session:
-            messages = session.scalars(select(Message).where(
+            # Plain rows, not ORM objects: the batch is written back with bulk statements.
+            rows = session.execute(select(*DUE_COLUMNS).where(
                 Message.id.in_(message_ids), Message.status.in_(DUE_STATUSES)).order_by(Message.send_at, Message.id)
             ).all()
-            if not messages:
+            if not rows:
                 return
-            batch = BatchContext.load(session, messages, now)
+            batch = BatchContext.load(session, rows, now)
             handoffs: list[Handoff] = []
-            for message in messages:
-                handoff = self.redecide(batch, message, now, stats)
+            changes: list[dict] = []
+            for row in rows:
+                change, handoff = self.redecide(batch, row, now, stats)
+                changes.append(change)
                 if handoff is not None:
                     handoffs.append(handoff)
+            session.execute(update(Message), changes)
+            if handoffs:
+                session.execute(insert(MessageStatusEvent), [
+                    {"workspace_id": handoff.workspace_id, "message_id": handoff.message_id, "status": "sending",
+                     "occurred_at": now} for handoff in handoffs])
             # Every row to be handed off says "sending" durably before any byte leaves: a crash
             # from here on leads to reconciliation, never to a second hand-off.
             session.commit()
@@ -250,62 +276,60 @@ class Dispatcher:
         if results:
             self.record_results(results, stats)
 
-    def redecide(self, batch: BatchContext, message: Message, now: datetime, stats: DispatchStats) -> Handoff | None:
-        """Run the engine again for one due message; returns its hand-off when it may go now."""
-        request = message.request or {}
-        contact = batch.contacts[message.contact_id]
-        workspace = batch.workspaces[message.workspace_id]
-        topic = batch.topics.get(message.topic_id)
-        message.lease_until = None
-        message.updated_at = now
+    def redecide(self, batch: BatchContext, row, now: datetime, stats: DispatchStats) -> tuple[dict, Handoff | None]:
+        """Run the engine again for one due message: its column changes, and its hand-off when it may go now."""
+        request = row.request or {}
+        contact = batch.contacts[row.contact_id]
+        topic = batch.topics.get(row.topic_id)
+        change: dict = {"id": row.id, "lease_until": None, "updated_at": now}
         if topic is None:
             stats.rejected += 1
-            return self.finish(message, "rejected", now, "cannot be sent any more: its topic was deleted")
+            change.update(status="rejected", status_detail="cannot be sent any more: its topic was deleted")
+            return change, None
         send_request = SendRequest(
-            text=message.body,
+            text=row.body,
             topic=policy_topic(topic),
-            source=Source(message.source) if message.source in Source._value2member_map_ else Source.API,
+            source=Source(row.source) if row.source in Source._value2member_map_ else Source.API,
             channel=request.get("channel"),
             reply=bool(request.get("reply")),
             whatsapp_template=request.get("whatsapp_template"),
             language=request.get("language"),
         )
-        state = batch.states[message.contact_id]
-        decision = decide(send_request, state, batch.policies[workspace.id], now)
-        message.decision = decision.as_dict()
-        message.final_text = decision.final_text
-        message.segments, message.encoding = decision.segments, decision.encoding
+        state = batch.states[row.contact_id]
+        decision = decide(send_request, state, batch.policies[row.workspace_id], now)
+        stored = decision.as_dict()
+        change.update(decision=stored, final_text=decision.final_text, segments=decision.segments,
+                      encoding=decision.encoding)
         if decision.action is Action.REJECT:
             stats.rejected += 1
-            return self.finish(message, "rejected", now, rejection_summary(decision))
+            change.update(status="rejected", status_detail=rejection_summary(decision))
+            return change, None
         if decision.action is Action.DEFER:
             stats.deferred += 1
-            message.status, message.send_at = "deferred", decision.send_at
-            return None
-        channel = batch.channel_for(workspace.id, decision.channel, contact.country)
+            change.update(status="deferred", send_at=decision.send_at)
+            return change, None
+        channel = batch.channel_for(row.workspace_id, decision.channel, contact.country)
         if channel is None:
             stats.failed += 1
-            return self.finish(message, "failed", now, f"no enabled {decision.channel} channel")
+            change.update(status="failed", status_detail=f"no enabled {decision.channel} channel")
+            return change, None
         # Later messages of this batch to the same contact see this one (caps, duplicates).
         batch.states[contact.id] = replace(state, contacted_before=True, recent_outbound=state.recent_outbound + (
             SentRecord(at=now, final_text=decision.final_text, topic_kind=TopicKind(topic.kind),
                        source=send_request.source),))
-        message.channel_id, message.channel_kind = channel.id, channel.kind
-        message.status = "sending"
-        message.lease_until = now + timedelta(seconds=self.runtime.settings.lease_seconds)
-        batch.session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
-                                             status="sending", occurred_at=now))
+        change.update(status="sending", channel_id=channel.id, channel_kind=channel.kind,
+                      lease_until=now + timedelta(seconds=self.runtime.settings.lease_seconds))
         outbound = OutboundMessage(
-            message_id=message.id,
+            message_id=row.id,
             to=address_of(contact, channel),
             text=decision.final_text,
             config=dict(channel.config or {}),
             sender_id=channel.sender_id,
             segments=decision.segments,
             encoding=decision.encoding,
-            options=self.options_of(message),
+            options=channel_options(stored, request),
         )
-        return Handoff(message_id=message.id, channel=channel, outbound=outbound)
+        return change, Handoff(message_id=row.id, workspace_id=row.workspace_id, channel=channel, outbound=outbound)
 
     def hand_off(self, group: list[Handoff]) -> list[SendResult]:
         """Hand one channel's messages to its adapter, pipelined where the adapter can; one result each."""
@@ -332,12 +356,6 @@ class Dispatcher:
                 results.append(unknown_result(error))
         return results
 
-    def finish(self, message: Message, status: str, now: datetime, detail: str) -> None:
-        """End a message without a hand-off."""
-        message.status, message.status_detail, message.updated_at = status, detail, now
-        message.lease_until = None
-        return None
-
     def wait_for_rate_limit(self, channel: Channel) -> None:
         """Block until the channel's token bucket (shared through Redis when configured) lets one more go."""
         limiter = self.runtime.rate_limiter
@@ -346,16 +364,8 @@ class Dispatcher:
 
     @staticmethod
     def options_of(message: Message) -> dict:
-        """Channel-specific options: the decision's (e.g. Messenger's messaging_type) and a WhatsApp template's."""
-        options = dict((message.decision or {}).get("channel_options") or {})
-        request = message.request or {}
-        if request.get("whatsapp_template"):
-            options["whatsapp_template"] = {
-                "name": request["whatsapp_template"],
-                "language": request.get("language") or "en",
-                "parameters": list(request.get("whatsapp_parameters") or []),
-            }
-        return options
+        """Channel-specific options of a stored message (see channel_options)."""
+        return channel_options(message.decision or {}, message.request or {})
 
     def record_results(self, results: list[tuple[Handoff, SendResult]], stats: DispatchStats) -> None:
         """Store what the providers answered, and the redacted exchanges, in one transaction with bulk writes."""
