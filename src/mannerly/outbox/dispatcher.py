@@ -52,6 +52,9 @@ RETRY_BASE = timedelta(seconds=2)
 RETRY_MAX = timedelta(minutes=10)
 MESSAGE_VALIDITY = timedelta(hours=24)
 RECONCILE_INTERVAL = timedelta(minutes=1)
+# A batch is handed off one channel at a time, and a slow provider may take long: a row in
+# `sending` is presumed abandoned only after ten leases (it then becomes `unknown`, never resent).
+SENDING_LEASE_FACTOR = 10
 
 
 @dataclass
@@ -318,7 +321,7 @@ class Dispatcher:
             SentRecord(at=now, final_text=decision.final_text, topic_kind=TopicKind(topic.kind),
                        source=send_request.source),))
         change.update(status="sending", channel_id=channel.id, channel_kind=channel.kind,
-                      lease_until=now + timedelta(seconds=self.runtime.settings.lease_seconds))
+                      lease_until=now + SENDING_LEASE_FACTOR * timedelta(seconds=self.runtime.settings.lease_seconds))
         outbound = OutboundMessage(
             message_id=row.id,
             to=address_of(contact, channel),
