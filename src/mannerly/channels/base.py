@@ -68,6 +68,24 @@ class OutboundMessage:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+# What secrets are replaced with in logged exchanges.
+REDACTED = "[redacted]"
+
+
+def redact(value: Any, secrets: tuple[str, ...]) -> Any:
+    """A copy of a JSON-like value with every secret replaced by "[redacted]"."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret:
+                value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, Mapping):
+        return {key: redact(item, secrets) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(item, secrets) for item in value]
+    return value
+
+
 # What a provider's error means for Mannerly's own state (set by adapters from their codes).
 EFFECT_OPT_OUT = "opt_out"  # the recipient opted out of this sender (e.g. Twilio 21610)
 EFFECT_MARKETING_OPT_OUT = "marketing_opt_out"  # stopped marketing only (e.g. WhatsApp 131050)

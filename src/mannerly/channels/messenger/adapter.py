@@ -37,6 +37,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from mannerly.channels.base import (
+    redact,
     Exchange,
     OutboundMessage,
     SendResult,
@@ -59,7 +60,6 @@ DEFAULT_API_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v25.0"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 5.0
-REDACTED = "[redacted]"
 MAX_TEXT_CHARACTERS = 2000  # the Send API's limit for message.text
 
 MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG"})
@@ -161,17 +161,6 @@ class MessengerConfig:
 # -- pure helpers -----------------------------------------------------------------------------
 
 
-def redact(value: Any, secrets: tuple[str, ...]) -> Any:
-    """A copy of a JSON-like value with every secret replaced by "[redacted]"."""
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, Mapping):
-        return {key: redact(item, secrets) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(item, secrets) for item in value]
-    return value
 
 
 def options_problem(options: Mapping[str, Any]) -> str | None:

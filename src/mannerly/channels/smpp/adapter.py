@@ -88,7 +88,6 @@ ORPHAN_HOLD_SECONDS = 30.0
 # Incomplete concatenated customer messages are given up (and delivered as they are) after this.
 MO_ASSEMBLY_SECONDS = 600.0
 DEFAULT_MAX_TRACKED = 500_000
-REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True, slots=True)

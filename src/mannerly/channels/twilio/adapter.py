@@ -25,6 +25,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import httpx
 
 from mannerly.channels.base import (
+    REDACTED,
+    redact,
     EFFECT_OPT_OUT,
     Exchange,
     InboundMessage,
@@ -42,7 +44,6 @@ DEFAULT_API_BASE_URL = "https://api.twilio.com"
 API_VERSION = "2010-04-01"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 5.0
-REDACTED = "[redacted]"
 SIGNATURE_HEADER = "x-twilio-signature"
 
 # Twilio's Message status values -> Mannerly's normalized statuses. "accepted"/"scheduled"
@@ -152,17 +153,6 @@ def _positive_seconds(value: Any) -> float:
     return seconds if seconds > 0 else DEFAULT_TIMEOUT_SECONDS
 
 
-def redact(value: Any, secrets: tuple[str, ...]) -> Any:
-    """A copy of a JSON-like value with every secret replaced by "[redacted]"."""
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, Mapping):
-        return {key: redact(item, secrets) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(item, secrets) for item in value]
-    return value
 
 
 def parse_error_body(body: Any) -> tuple[str | None, str | None]:

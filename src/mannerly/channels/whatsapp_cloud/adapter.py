@@ -31,6 +31,8 @@ from urllib.parse import quote
 import httpx
 
 from mannerly.channels.base import (
+    REDACTED,
+    redact,
     EFFECT_MARKETING_OPT_OUT,
     EFFECT_WINDOW_CLOSED,
     Exchange,
@@ -50,7 +52,6 @@ DEFAULT_API_BASE_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v26.0"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 5.0
-REDACTED = "[redacted]"
 SIGNATURE_HEADER = "x-hub-signature-256"
 SIGNATURE_PREFIX = "sha256="
 WEBHOOK_OBJECT = "whatsapp_business_account"
@@ -175,17 +176,6 @@ def digits_only(value: str) -> str:
     return "".join(character for character in value if character.isdigit())
 
 
-def redact(value: Any, secrets: tuple[str, ...]) -> Any:
-    """A copy of a JSON-like value with every secret replaced by "[redacted]"."""
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-    if isinstance(value, Mapping):
-        return {key: redact(item, secrets) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(item, secrets) for item in value]
-    return value
 
 
 def signature_for(app_secret: str, body: bytes) -> str:
