@@ -36,8 +36,10 @@ def _country_holidays(country: str, year: int) -> holidays.HolidayBase | None:
         return None
 
 
+@lru_cache(maxsize=8192)
 def holiday_name(country: str | None, day: date) -> str | None:
     """The name of the national public holiday on that day, or None."""
+    # Cached: a holidays calendar lookup is slow and the same days come up again and again.
     if not country:
         return None
     calendar = _country_holidays(country.upper(), day.year)
@@ -55,6 +57,25 @@ def country_workdays(country: str | None) -> frozenset[int]:
     if calendar is None:
         return MONDAY_TO_FRIDAY
     return frozenset(range(7)) - frozenset(calendar.weekend)
+
+
+@lru_cache(maxsize=4096)
+def _local_of_utc(moment: datetime, zone_name: str) -> datetime:
+    """A UTC moment as local time in a zone, cached (many decisions share the same `now`)."""
+    return moment.astimezone(zone(zone_name))
+
+
+def local_moment(moment: datetime, zone_name: str) -> datetime:
+    """An aware moment as local time (zone attached) in one IANA zone."""
+    # Only UTC moments are cached: for them equal keys always mean the same instant.
+    if moment.tzinfo is UTC:
+        return _local_of_utc(moment, zone_name)
+    return moment.astimezone(zone(zone_name))
+
+
+def _clock(moment: time | datetime) -> str:
+    """'09:05': hours and minutes, as strftime's %H:%M writes them."""
+    return f"{moment.hour:02d}:{moment.minute:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +102,7 @@ class DailyWindow:
 
     def label(self) -> str:
         """'09:00–20:00'."""
-        return f"{self.start:%H:%M}–{self.end:%H:%M}"
+        return f"{_clock(self.start)}–{_clock(self.end)}"
 
 
 FULL_DAY = DailyWindow(time(0, 0), time.max)
@@ -106,12 +127,27 @@ class Schedule:
 
     def allows(self, moment: datetime, zone_name: str) -> bool:
         """True when a UTC moment is allowed in one time zone."""
-        local = moment.astimezone(zone(zone_name))
-        return self.day_open(local.date()) and self.window.contains(local.time().replace(tzinfo=None))
+        local = local_moment(moment, zone_name)
+        # datetime.time() is already naive.
+        return self.day_open(local.date()) and self.window.contains(local.time())
 
 
 def _local_to_utc(day: date, moment: time, zone_name: str) -> datetime:
     """A local wall-clock moment as UTC; times in a DST gap map past the gap."""
+    if moment.tzinfo is None and not moment.fold:
+        # Cache keys ignore `fold`, so only the usual fold=0 times go through the cache.
+        return _naive_local_to_utc(day, moment, zone_name)
+    return _combine_to_utc(day, moment, zone_name)
+
+
+@lru_cache(maxsize=8192)
+def _naive_local_to_utc(day: date, moment: time, zone_name: str) -> datetime:
+    """_local_to_utc for a naive time of day, cached: window edges repeat day after day."""
+    return _combine_to_utc(day, moment, zone_name)
+
+
+def _combine_to_utc(day: date, moment: time, zone_name: str) -> datetime:
+    """A local wall-clock moment as UTC, computed."""
     if moment == time.max:
         # End of day: the next local midnight.
         return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=zone(zone_name)).astimezone(UTC)
@@ -122,7 +158,7 @@ def next_allowed_in_zone(moment: datetime, schedule: Schedule, zone_name: str, h
     """The earliest UTC moment >= `moment` that the schedule allows in one zone, or None before horizon."""
     if schedule.window.empty:
         return None
-    day = moment.astimezone(zone(zone_name)).date()
+    day = local_moment(moment, zone_name).date()
     while True:
         if schedule.day_open(day):
             start = _local_to_utc(day, schedule.window.start, zone_name)
@@ -153,10 +189,23 @@ def next_allowed(moment: datetime, schedule: Schedule, zone_names: tuple[str, ..
 
 def describe_local(moment: datetime, zone_name: str) -> str:
     """'22:30 Tue (Asia/Seoul)' for a UTC moment in a zone."""
-    local = moment.astimezone(zone(zone_name))
-    return f"{local:%H:%M} {DAY_NAMES[local.weekday()]} ({zone_name})"
+    if moment.tzinfo is UTC:
+        return _describe_utc(moment, zone_name)
+    return _describe(local_moment(moment, zone_name), zone_name)
 
 
+@lru_cache(maxsize=4096)
+def _describe_utc(moment: datetime, zone_name: str) -> str:
+    """describe_local of a UTC moment, cached like _local_of_utc."""
+    return _describe(local_moment(moment, zone_name), zone_name)
+
+
+def _describe(local: datetime, zone_name: str) -> str:
+    """'22:30 Tue (Asia/Seoul)' for a local moment."""
+    return f"{_clock(local)} {DAY_NAMES[local.weekday()]} ({zone_name})"
+
+
+@lru_cache(maxsize=256)
 def describe_days(workdays: frozenset[int] | None) -> str:
     """'on workdays (Mon–Fri)' or the list of allowed days."""
     if workdays is None or len(workdays) == 7:

@@ -39,7 +39,8 @@ class RuleOutcome:
     @classmethod
     def quiet(cls) -> RuleOutcome:
         """The rule had nothing to say."""
-        return cls()
+        # Immutable and the same every time, so one shared instance serves every rule.
+        return _QUIET if cls is RuleOutcome else cls()
 
     @classmethod
     def rejected(cls, rule: str, detail: str) -> RuleOutcome:
@@ -50,3 +51,6 @@ class RuleOutcome:
     def exempt(cls, rule: str, detail: str) -> RuleOutcome:
         """The rule does not apply to this message, and says why."""
         return cls(reason=Reason(rule, Verdict.EXEMPT, detail))
+
+
+_QUIET = RuleOutcome()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mannerly.policy.calendar import DailyWindow, Schedule, next_allowed, zone
+from mannerly.policy.calendar import FULL_DAY, DailyWindow, Schedule, next_allowed, zone
 from mannerly.policy.context import RuleContext, RuleOutcome
 from mannerly.policy.lint import lint_message
 from mannerly.policy.rules import (
@@ -113,7 +113,7 @@ def earliest_send_time(outcomes: list[RuleOutcome], ctx: RuleContext) -> datetim
         if outcome.not_before is not None and outcome.not_before > not_before:
             not_before = outcome.not_before
     schedule = Schedule(
-        window=window or Schedule().window,
+        window=window or FULL_DAY,  # Schedule's default window
         workdays=workdays,
         skip_holidays=skip_holidays,
         country=ctx.contact.country,

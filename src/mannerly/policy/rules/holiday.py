@@ -1,6 +1,6 @@
 """holiday: no non-urgent sends on the recipient country's national public holidays (E2)."""
 
-from mannerly.policy.calendar import holiday_name, zone
+from mannerly.policy.calendar import holiday_name, local_moment
 from mannerly.policy.context import RuleContext, RuleOutcome
 from mannerly.policy.rules.exemptions import window_exemption
 from mannerly.policy.types import Reason, Verdict
@@ -15,7 +15,7 @@ def check(ctx: RuleContext) -> RuleOutcome:
     exemption = window_exemption(ctx)
     holidays_now = []
     for name in ctx.zones:
-        local_day = ctx.now.astimezone(zone(name)).date()
+        local_day = local_moment(ctx.now, name).date()
         title = holiday_name(ctx.contact.country, local_day)
         if title:
             holidays_now.append(f"{local_day:%Y-%m-%d} is {title} in {ctx.contact.country} ({name})")
@@ -23,7 +23,11 @@ def check(ctx: RuleContext) -> RuleOutcome:
         if holidays_now:
             return RuleOutcome.exempt(RULE, f"sent on a public holiday because it is {exemption}")
         return RuleOutcome.quiet()
-    reason = None
-    if holidays_now:
-        reason = Reason(RULE, Verdict.DEFER, "; ".join(holidays_now) + ", a public holiday")
+    if not holidays_now:
+        return _SKIP_HOLIDAYS
+    reason = Reason(RULE, Verdict.DEFER, "; ".join(holidays_now) + ", a public holiday")
     return RuleOutcome(reason=reason, skip_holidays=True)
+
+
+# The usual outcome (no holiday today, but skip the coming ones); immutable, so shared.
+_SKIP_HOLIDAYS = RuleOutcome(skip_holidays=True)

@@ -9,7 +9,7 @@
 
 from datetime import time
 
-from mannerly.policy.calendar import DailyWindow, describe_local, zone
+from mannerly.policy.calendar import DailyWindow, describe_local, local_moment
 from mannerly.policy.context import RuleContext, RuleOutcome
 from mannerly.policy.types import Reason, Verdict
 
@@ -52,4 +52,4 @@ def check(ctx: RuleContext) -> RuleOutcome:
 
 def _local_time(ctx: RuleContext, zone_name: str) -> time:
     """The recipient's local wall-clock time in one zone."""
-    return ctx.now.astimezone(zone(zone_name)).time().replace(tzinfo=None)
+    return local_moment(ctx.now, zone_name).time()  # datetime.time() is naive
