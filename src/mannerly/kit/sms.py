@@ -130,10 +130,25 @@ def gsm_replacement(char: str) -> str | None:
     return None
 
 
+# Memo: non-GSM character -> (character, its GSM replacement), the pairs SmsInfo lists.
+_REPLACEMENT_PAIRS: dict[str, tuple[str, str | None]] = {}
+_REPLACEMENT_PAIRS_LIMIT = 20_000
+
+
+def _replacement_pair(char: str) -> tuple[str, str | None]:
+    """(char, gsm_replacement(char)), computed once per character."""
+    if len(_REPLACEMENT_PAIRS) >= _REPLACEMENT_PAIRS_LIMIT:
+        _REPLACEMENT_PAIRS.clear()  # keeps the memo bounded
+    pair = _REPLACEMENT_PAIRS[char] = (char, gsm_replacement(char))
+    return pair
+
+
 def non_gsm_characters(text: str) -> tuple[tuple[str, str | None], ...]:
     """The distinct characters that force UCS-2, with their GSM replacement if any."""
     # dict.fromkeys keeps each character once, in order of first appearance.
-    return tuple((char, gsm_replacement(char)) for char in dict.fromkeys(text) if char not in _GSM_CHARS)
+    distinct = [char for char in dict.fromkeys(text) if char not in _GSM_CHARS]
+    known = _REPLACEMENT_PAIRS.get
+    return tuple([known(char) or _replacement_pair(char) for char in distinct])
 
 
 def apply_gsm_replacements(text: str) -> str:
@@ -208,20 +223,32 @@ def split_segments(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=256)
-def analyze(text: str) -> SmsInfo:
-    """Encoding, units, segment count and UCS-2-forcing characters of a text."""
+def sms_size(text: str) -> tuple[str, int, int]:
+    """Encoding, units and segment count of a text: analyze() without the list of characters."""
     # Cached: lint measures the same final text several times per decision.
     if _is_gsm_text(text):
         units = _gsm_units(text)
-        segments = _segment_count(text, units, _gsm_unit_cost, SINGLE_GSM_UNITS, MULTI_GSM_UNITS)
-        return SmsInfo(encoding=GSM_7, units=units, segments=segments)
+        return GSM_7, units, _segment_count(text, units, _gsm_unit_cost, SINGLE_GSM_UNITS, MULTI_GSM_UNITS)
     units = _ucs2_units(text)
-    return SmsInfo(
-        encoding=UCS_2,
-        units=units,
-        segments=_segment_count(text, units, _ucs2_unit_cost, SINGLE_UCS2_UNITS, MULTI_UCS2_UNITS),
-        non_gsm_chars=non_gsm_characters(text),
-    )
+    return UCS_2, units, _segment_count(text, units, _ucs2_unit_cost, SINGLE_UCS2_UNITS, MULTI_UCS2_UNITS)
+
+
+@lru_cache(maxsize=256)
+def analyze(text: str) -> SmsInfo:
+    """Encoding, units, segment count and UCS-2-forcing characters of a text."""
+    encoding, units, segments = sms_size(text)
+    if encoding == GSM_7:
+        return SmsInfo(encoding=GSM_7, units=units, segments=segments)
+    return SmsInfo(encoding=UCS_2, units=units, segments=segments, non_gsm_chars=non_gsm_characters(text))
+
+
+def first_irreplaceable_char(text: str) -> str | None:
+    """The first character of the text that forces UCS-2 and has no GSM replacement, or None."""
+    # Stops at the first such character, so it is quick for Korean or Greek text.
+    for char in text:
+        if char not in _GSM_CHARS and gsm_replacement(char) is None:
+            return char
+    return None
 
 
 def gsm_encode(text: str) -> bytes:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mannerly.kit.sms import analyze
+from mannerly.kit.sms import sms_size
 from mannerly.policy.lint import (
     ad_prefix,
     emoji,
@@ -63,8 +63,8 @@ def lint_message(request: SendRequest, contact: ContactState, policy: Policy, *,
         findings.extend(fixed)
     for check in CHECKS:
         findings.extend(check.check(text, context))
-    info = analyze(text)
-    return LintResult(final_text=text, findings=tuple(findings), segments=info.segments, encoding=info.encoding)
+    encoding, _units, segment_count = sms_size(text)
+    return LintResult(final_text=text, findings=tuple(findings), segments=segment_count, encoding=encoding)
 
 
 __all__ = ["CHECK_IDS", "LintResult", "lint_message"]

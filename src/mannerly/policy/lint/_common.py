@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 
 from mannerly.policy.types import ContactState, Policy, SendRequest, Source
 
@@ -20,8 +20,7 @@ URL_PATTERN = re.compile(
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# Every URL_PATTERN match has a "/" or starts with "www.": texts without either have no links.
-_URL_HINT = re.compile(r"/|www\.", re.IGNORECASE)
+
 # Sentence ends in the four languages; ';' is also the Greek question mark.
 _SENTENCE_END = re.compile(r"[.!?;\u037e。\n]+")
 
@@ -35,7 +34,9 @@ class LintContext:
     policy: Policy
     language: str
 
-    @property
+    # cached_property: computed once per message, although several checks ask (the
+    # dataclass is frozen, but cached_property stores straight into the instance dict).
+    @cached_property
     def brand(self) -> str | None:
         """The business name in the message language, if configured."""
         brand = self.policy.brand_for(self.language)
@@ -117,11 +118,17 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFC", mark.sub("", unicodedata.normalize("NFD", folded)))
 
 
+def may_hold_url(text: str) -> bool:
+    """False when URL_PATTERN certainly finds nothing: each match has a "/" or starts with "www."."""
+    # Only "W" lowercases to "w", just as only "W" matches "w" in the case-insensitive pattern.
+    return "/" in text or "www." in text.lower()
+
+
 @lru_cache(maxsize=256)
 def without_links(text: str) -> str:
     """The text with URLs and e-mail addresses blanked out, so words in them are not judged."""
     # The full patterns are slow over a whole text; most texts skip them on a cheap test.
-    if _URL_HINT.search(text) is not None:
+    if may_hold_url(text):
         text = URL_PATTERN.sub(" ", text)
     if "@" in text:
         text = _EMAIL.sub(" ", text)
@@ -148,6 +155,75 @@ def _sentences(text: str) -> tuple[str, ...]:
 def sentences(text: str) -> list[str]:
     """The text cut into rough sentences (good enough to keep a negation with its verb)."""
     return list(_sentences(text))
+
+
+def required_literals(pattern: str) -> frozenset[str] | None:
+    """Strings of which every match of a regex contains at least one; None when that is not known.
+
+    Used for exact pre-tests: when none of them is in a text, the regex cannot match it.
+    """
+    try:
+        # The standard library's own regex parser (private in 3.11, hence the fallback).
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - any failure only disables the pre-test
+        return None
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return None
+    return _sequence_literals(list(parsed))
+
+
+def _sequence_literals(items: list) -> frozenset[str] | None:
+    """required_literals of a parsed sequence: its best mandatory literal run, group or alternation."""
+    constants = re._constants  # type: ignore[attr-defined]
+    choices: list[frozenset[str]] = []
+    run = ""
+    for op, argument in items:
+        if op is constants.LITERAL:
+            run += chr(argument)
+            continue
+        if run:
+            choices.append(frozenset({run}))
+            run = ""
+        if op is constants.SUBPATTERN and not argument[1] and not argument[2]:  # a group without inline flags
+            inner = _sequence_literals(list(argument[3]))
+            if inner:
+                choices.append(inner)
+        elif op is constants.BRANCH:
+            branches = [_sequence_literals(list(branch)) for branch in argument[1]]
+            if all(branches):
+                choices.append(frozenset().union(*branches))
+        # Anything else (classes, repeats, assertions) may match without a fixed string: skipped.
+    if run:
+        choices.append(frozenset({run}))
+    if not choices:
+        return None
+    return max(choices, key=lambda choice: min(len(literal) for literal in choice))
+
+
+def literal_gate(patterns) -> re.Pattern[str] | None:
+    """One regex that finds a text position iff some required literal of some pattern is in the text.
+
+    None when a pattern has no known literals (then there is nothing to pre-test with).
+    """
+    literals: set[str] = set()
+    for pattern in patterns:
+        found = required_literals(pattern)
+        if not found:
+            return None
+        literals |= found
+    return re.compile(_prefix_tree(sorted(literals)))
+
+
+def _prefix_tree(literals: list[str]) -> str:
+    """A regex for exactly the given literals, with common prefixes shared (fast to search)."""
+    if "" in literals:
+        rest = [literal for literal in literals if literal]
+        return f"(?:{_prefix_tree(rest)})?" if rest else ""
+    by_first: dict[str, list[str]] = {}
+    for literal in literals:
+        by_first.setdefault(literal[0], []).append(literal[1:])
+    branches = [re.escape(first) + _prefix_tree(tails) for first, tails in sorted(by_first.items())]
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
 
 def contains_name(text: str, name: str) -> bool:

@@ -10,7 +10,7 @@ anyway: that is simply how the language is sent, so there is no finding.
 
 from __future__ import annotations
 
-from mannerly.kit.sms import UCS_2, analyze, apply_gsm_replacements
+from mannerly.kit.sms import UCS_2, analyze, apply_gsm_replacements, first_irreplaceable_char, sms_size
 from mannerly.policy.lint._common import LintContext, sms_channel
 from mannerly.policy.types import LintFinding, Severity
 
@@ -36,6 +36,10 @@ def _shown_replacement(replacement: str) -> str:
 def check(text: str, context: LintContext) -> list[LintFinding]:
     """Warn when replaceable characters alone push the text to UCS-2."""
     if not sms_channel(context):
+        return []
+    # Quick exits first: GSM-7 text, or a character without replacement (Korean, lowercase
+    # Greek, emoji), mean no finding; only then is the full list of characters needed.
+    if sms_size(text)[0] != UCS_2 or first_irreplaceable_char(text) is not None:
         return []
     info = analyze(text)
     if info.encoding != UCS_2 or not info.non_gsm_chars:

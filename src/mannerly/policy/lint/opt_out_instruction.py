@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from mannerly.policy.lint._common import LintContext, fold, language_name
+from mannerly.policy.lint._common import LintContext, fold, language_name, literal_gate
 from mannerly.policy.types import LintFinding, Severity
 
 CHECK = "opt_out_instruction"
@@ -49,10 +49,19 @@ OPT_OUT_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
+# Per language, a quick exact pre-test: words one of which every match must contain.
+_OPT_OUT_GATES: dict[str, re.Pattern[str] | None] = {
+    language: literal_gate(fold(pattern) for pattern in patterns) for language, patterns in _OPT_OUT_WORDING.items()
+}
+
+
 def opt_out_language(text: str) -> str | None:
     """The language whose opt-out wording the text contains, or None."""
     folded = fold(text)
     for language, pattern in OPT_OUT_PATTERNS.items():
+        gate = _OPT_OUT_GATES.get(language)
+        if gate is not None and gate.search(folded) is None:
+            continue
         if pattern.search(folded):
             return language
     return None

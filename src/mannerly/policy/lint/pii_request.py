@@ -20,7 +20,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mannerly.policy.lint._common import LintContext, fold, language_name, sentences, without_links
+from mannerly.policy.lint._common import (
+    LintContext,
+    fold,
+    language_name,
+    literal_gate,
+    required_literals,
+    sentences,
+    without_links,
+)
 from mannerly.policy.lint.link import has_foreign_link
 from mannerly.policy.types import LintFinding, Severity
 
@@ -134,50 +142,24 @@ def _as_written(sentence: str, folded: str, match: re.Match[str]) -> str:
     return match.group(0).strip()
 
 
-def _required_literal(pattern: str) -> str:
-    """The longest run of plain characters that every match of a pattern contains ("" when unknown)."""
-    try:
-        # The standard library's own regex parser (private in 3.11, hence the fallback).
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
-        literal_op = re._constants.LITERAL  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - any failure only disables the shortcut
-        return ""
-    runs = [""]
-    for op, argument in parsed:
-        # Only top-level literals are mandatory; groups, repeats and classes end a run.
-        if op is literal_op:
-            runs[-1] += chr(argument)
-        else:
-            runs.append("")
-    return max(runs, key=len)
-
-
-# Every kind of data of every language, each with a literal its matches must contain. A
-# sentence can only be a request when one of these patterns matches it. One big alternation
-# is slow in Python's regex engine (every alternative is tried at every position), while
-# the literals, merged into one prefix tree, are found in one quick pass.
-_DATA_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (_required_literal(fold(pattern)), re.compile(f"(?:{fold(pattern)})"))
+# Every kind of data of every language, each with the literals one of which its matches must
+# contain. A sentence can only be a request when one of these patterns matches it. One big
+# alternation is slow in Python's regex engine (every alternative is tried at every
+# position); the literals, merged into one prefix tree, are found in one quick pass, and
+# then only the patterns whose literals are present are searched.
+_DATA_PATTERNS: tuple[tuple[frozenset[str] | None, re.Pattern[str]], ...] = tuple(
+    (required_literals(fold(pattern)), re.compile(f"(?:{fold(pattern)})"))
     for rules in _RULES.values()
     for pattern in rules.secrets + rules.one_time_codes
 )
+_ANY_DATA_LITERAL = literal_gate(
+    fold(pattern) for rules in _RULES.values() for pattern in rules.secrets + rules.one_time_codes
+)
 
 
-def _prefix_tree_pattern(literals: list[str]) -> str:
-    """A regex matching exactly the given non-empty literals, branches shared by common prefixes."""
-    if "" in literals:
-        rest = [literal for literal in literals if literal]
-        return f"(?:{_prefix_tree_pattern(rest)})?" if rest else ""
-    by_first: dict[str, list[str]] = {}
-    for literal in literals:
-        by_first.setdefault(literal[0], []).append(literal[1:])
-    branches = [re.escape(first) + _prefix_tree_pattern(tails) for first, tails in sorted(by_first.items())]
-    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-
-
-_DATA_LITERALS = sorted({literal for literal, _ in _DATA_PATTERNS})
-# None when some pattern has no usable literal: then every pattern is searched.
-_ANY_DATA_LITERAL = None if "" in _DATA_LITERALS else re.compile(_prefix_tree_pattern(_DATA_LITERALS))
+def _may_hold(folded: str, literals: frozenset[str] | None) -> bool:
+    """False when none of a pattern's required literals is in the text."""
+    return literals is None or any(literal in folded for literal in literals)
 
 
 def _mentions_data(text: str) -> bool:
@@ -191,7 +173,7 @@ def _mentions_data(text: str) -> bool:
     folded = fold(without_links(text))
     if _ANY_DATA_LITERAL is not None and _ANY_DATA_LITERAL.search(folded) is None:
         return False  # a left-to-right search finds a literal wherever any one occurs
-    return any(literal in folded and pattern.search(folded) for literal, pattern in _DATA_PATTERNS)
+    return any(_may_hold(folded, literals) and pattern.search(folded) for literals, pattern in _DATA_PATTERNS)
 
 
 def find_requests(text: str, own_domains: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:

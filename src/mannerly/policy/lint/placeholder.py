@@ -35,8 +35,16 @@ _BRACKETED = re.compile(r"\[([^\[\]\n]{1,40})\]|<([^<>\n]{1,40})>")
 # Something every match of _ALWAYS contains: the many-branched pattern is slow to run over
 # a whole text, so it only runs when one of these is there ("%" only before a digit or a
 # printf letter, as in "%s" or "%1$s"; a plain "20%" does not count).
-_ALWAYS_MARKERS = ("{", "$", "[[", "XX", "○", "◯", "〇", "OOO")
 _PRINTF_HINT = re.compile(r"%[\dsdif]")
+
+
+def _may_hold_always(text: str) -> bool:
+    """False when _ALWAYS certainly finds nothing in the text."""
+    return (
+        "{" in text or "$" in text or "[[" in text or "XX" in text or "OOO" in text
+        or "○" in text or "◯" in text or "〇" in text
+        or ("%" in text and _PRINTF_HINT.search(text) is not None)
+    )
 _BLANK = re.compile(r"[Xx#_*.…\s]+|\?{2,}")
 _SNAKE_CASE = re.compile(r"[A-Za-z]+(?:_[A-Za-z0-9]+)+")
 
@@ -96,10 +104,11 @@ def is_field_name(content: str, brand: str | None = None) -> bool:
 def find_placeholders(text: str, brand: str | None = None) -> list[str]:
     """The unfilled placeholders in a text, as written, each once, in order."""
     found: list[str] = []
-    if any(marker in text for marker in _ALWAYS_MARKERS) or ("%" in text and _PRINTF_HINT.search(text)):
+    if _may_hold_always(text):
         for match in _ALWAYS.finditer(text):
             found.append(match.group(0).strip())
-    for match in _BRACKETED.finditer(text):
+    bracketed = _BRACKETED.finditer(text) if "[" in text or "<" in text else ()
+    for match in bracketed:
         content = match.group(1) if match.group(1) is not None else match.group(2)
         if is_field_name(content, brand):
             found.append(match.group(0))

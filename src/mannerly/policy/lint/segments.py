@@ -8,7 +8,7 @@ Messenger have no segments and are not measured.
 
 from __future__ import annotations
 
-from mannerly.kit.sms import GSM_7, SINGLE_GSM_UNITS, SINGLE_UCS2_UNITS, analyze
+from mannerly.kit.sms import GSM_7, SINGLE_GSM_UNITS, SINGLE_UCS2_UNITS, sms_size
 from mannerly.policy.lint._common import LintContext, sms_channel
 from mannerly.policy.types import LintFinding, Severity
 
@@ -19,18 +19,18 @@ def check(text: str, context: LintContext) -> list[LintFinding]:
     """Warn about multi-segment texts and refuse ones longer than the policy allows."""
     if not sms_channel(context):
         return []
-    info = analyze(text)
-    if info.segments <= 1:
+    encoding, units, segments = sms_size(text)
+    if segments <= 1:
         return []
-    single_limit = SINGLE_GSM_UNITS if info.encoding == GSM_7 else SINGLE_UCS2_UNITS
-    unit_name = "characters" if info.encoding == GSM_7 else "UCS-2 characters"
-    suggestion = f"Shorten it to {single_limit} {unit_name} or fewer to fit one SMS ({info.encoding})."
-    if info.segments > context.policy.max_segments:
+    single_limit = SINGLE_GSM_UNITS if encoding == GSM_7 else SINGLE_UCS2_UNITS
+    unit_name = "characters" if encoding == GSM_7 else "UCS-2 characters"
+    suggestion = f"Shorten it to {single_limit} {unit_name} or fewer to fit one SMS ({encoding})."
+    if segments > context.policy.max_segments:
         return [
             LintFinding(
                 CHECK,
                 Severity.ERROR,
-                f"{info.segments} segments ({info.units} {unit_name}) is more than the limit of "
+                f"{segments} segments ({units} {unit_name}) is more than the limit of "
                 f"{context.policy.max_segments} segments per message.",
                 suggestion=suggestion,
             )
@@ -39,7 +39,7 @@ def check(text: str, context: LintContext) -> list[LintFinding]:
         LintFinding(
             CHECK,
             Severity.WARNING,
-            f"{info.segments} segments: costs {info.segments}× a single SMS and may arrive split.",
+            f"{segments} segments: costs {segments}× a single SMS and may arrive split.",
             suggestion=suggestion,
         )
     ]
