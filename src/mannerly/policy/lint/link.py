@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from mannerly.policy.lint._common import _URL_HINT, URL_PATTERN, LintContext
+from mannerly.policy.lint._common import URL_PATTERN, LintContext, may_hold_url
 from mannerly.policy.types import LintFinding, Severity
 
 CHECK = "link"
@@ -31,14 +31,11 @@ PUBLIC_SHORTENERS = frozenset(
 _IPV4_LINK = re.compile(r"\b(?:https?://)?(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?(?=[/\s]|$)", re.IGNORECASE)
 _IPV6_LINK = re.compile(r"https?://\[[0-9a-f:]+\]", re.IGNORECASE)
 _HOST = re.compile(r"^(?:https?://)?([^/:?#\s]+)", re.IGNORECASE)
-# What every IP link contains, so texts without it skip the slower patterns: an IPv4
-# address has a digit, a dot and a digit; an IPv6 link has a scheme. (URLs: _URL_HINT.)
-_IP_HINT = re.compile(r"\d\.\d|://")
 
 
 def link_hosts(text: str) -> list[str]:
     """The host names of the links in a text, lower case, without a leading www."""
-    if _URL_HINT.search(text) is None:
+    if not may_hold_url(text):
         return []
     hosts = []
     for match in URL_PATTERN.finditer(text):
@@ -60,8 +57,8 @@ def _is_own_domain(host: str, own_domains: tuple[str, ...]) -> bool:
 
 def _ip_links(text: str) -> list[str]:
     """Raw IP addresses used as link hosts."""
-    if _IP_HINT.search(text) is None:
-        return []
+    if "://" not in text and text.count(".") < 3:
+        return []  # an IPv4 address has three dots, an IPv6 link a scheme
     found = []
     for match in _IPV4_LINK.finditer(text):
         whole = match.group(0)
@@ -84,6 +81,8 @@ def has_foreign_link(text: str, own_domains: tuple[str, ...] = ()) -> bool:
 
 def check(text: str, context: LintContext) -> list[LintFinding]:
     """Warn about public shorteners and raw IP-address links."""
+    if not may_hold_url(text) and "://" not in text and text.count(".") < 3:
+        return []  # no link of any kind (see link_hosts and _ip_links)
     own_domains = context.policy.tracked_link_domains
     if own_domains:
         suggestion = f"Use a tracked link on your own domain ({', '.join(own_domains)}) instead."
