@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,6 +25,47 @@ POSTGRES_SERVER_URLS = (
     "postgresql://127.0.0.1:5432/test",  # the current OS user
 )
 POSTGRES_UNREACHABLE = "PostgreSQL not reachable at 127.0.0.1:5432"
+
+
+# Names tests use for in-process servers (Starlette's TestClient calls its host "testserver").
+LOOPBACK_NAMES = {"localhost", "testserver"}
+
+
+def is_loopback(host: object) -> bool:
+    """True for 127.0.0.0/8, ::1 and the names tests use for in-process servers."""
+    if isinstance(host, bytes):
+        host = host.decode()
+    if not isinstance(host, str):
+        return False
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connection or name lookup outside the loopback fails the test: no real provider, ever."""
+    real_connect = socket.socket.connect
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded_connect(sock: socket.socket, address: object) -> object:
+        """Refuse non-loopback peers."""
+        host = address[0] if isinstance(address, tuple) else address
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not is_loopback(host):
+            raise AssertionError(f"test tried to reach {address!r}: only the loopback is allowed")
+        return real_connect(sock, address)
+
+    def guarded_getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+        """Refuse DNS lookups of outside names."""
+        if host is not None and not is_loopback(host):
+            raise AssertionError(f"test tried to resolve {host!r}: only the loopback is allowed")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
 
 
 @pytest.fixture(autouse=True)

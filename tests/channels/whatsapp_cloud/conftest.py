@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,44 +17,6 @@ from mannerly.models import Channel
 from tests.api.conftest import API_START, Api, make_workspace
 
 TESTDATA = Path(__file__).resolve().parents[3] / "src" / "mannerly" / "channels" / "whatsapp_cloud" / "testdata"
-IN_PROCESS_HOSTS = {"testserver", "localhost"}
-
-
-def is_loopback(host: object) -> bool:
-    """True for 127.0.0.0/8, ::1 and the name the in-process test client uses."""
-    if isinstance(host, bytes):
-        host = host.decode()
-    if not isinstance(host, str):
-        return False
-    if host in IN_PROCESS_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-@pytest.fixture(autouse=True)
-def _only_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any connection or name lookup beyond 127.0.0.1 fails the test: the real Graph API is never called."""
-    original_connect = socket.socket.connect
-    original_getaddrinfo = socket.getaddrinfo
-
-    def connect(sock: socket.socket, address: Any) -> Any:
-        """Connect only to loopback peers."""
-        host = address[0] if isinstance(address, tuple) else address
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and not is_loopback(host):
-            raise AssertionError(f"a test tried to connect to {address!r}; only 127.0.0.1 is allowed")
-        return original_connect(sock, address)
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        """Resolve only loopback names."""
-        if host is not None and not is_loopback(host):
-            raise AssertionError(f"a test tried to resolve {host!r}; only 127.0.0.1 is allowed")
-        return original_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 @pytest.fixture
