@@ -25,7 +25,6 @@ import base64
 import binascii
 import queue
 import re
-import socket
 import threading
 import uuid
 from collections import deque
@@ -37,10 +36,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from mannerly.channels.loopback import LoopbackServer
 from mannerly.channels.twilio.signature import compute_signature
 
 API_VERSION = "2010-04-01"
@@ -192,19 +191,15 @@ class FakeTwilio:
         self.callback_client = callback_client or httpx.Client(timeout=10.0)
         self._callbacks: queue.Queue[tuple[str, str] | None] = queue.Queue()
         self._callback_thread: threading.Thread | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
         self.app = self._build_app()
+        self._loopback = LoopbackServer(self.app, host=host, name="fake-twilio")
 
     # -- lifecycle --------------------------------------------------------------------------
 
     @property
     def port(self) -> int:
         """The port the server listens on (after start)."""
-        if self._socket is None:
-            raise RuntimeError("the fake Twilio server is not started")
-        return self._socket.getsockname()[1]
+        return self._loopback.port
 
     @property
     def base_url(self) -> str:
@@ -213,19 +208,7 @@ class FakeTwilio:
 
     def start(self) -> FakeTwilio:
         """Listen on a free loopback port in a background thread; returns self."""
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((self.host, 0))
-        config = uvicorn.Config(self.app, log_level="critical", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name="fake-twilio", daemon=True)
-        self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the fake Twilio server did not start")
-            threading.Event().wait(0.01)
+        self._loopback.start()
         self._callback_thread = threading.Thread(target=self._run_callbacks, name="fake-twilio-callbacks",
                                                  daemon=True)
         self._callback_thread.start()
@@ -237,14 +220,7 @@ class FakeTwilio:
             self._callbacks.put(None)
             self._callback_thread.join(5)
             self._callback_thread = None
-        if self._server is not None:
-            self._server.should_exit = True
-            if self._thread is not None:
-                self._thread.join(5)
-            self._server = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        self._loopback.stop()
         if self._own_client:
             self.callback_client.close()
 

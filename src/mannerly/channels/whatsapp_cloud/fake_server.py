@@ -31,7 +31,6 @@ import base64
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 from collections import deque
@@ -40,10 +39,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from mannerly.channels.loopback import LoopbackServer
 from mannerly.channels.whatsapp_cloud.adapter import signature_for
 
 _WA_ID = re.compile(r"^[1-9]\d{6,14}$")
@@ -168,19 +167,15 @@ class FakeGraphApi:
         self._closed_windows: set[str] = set()
         self._marketing_stopped: set[str] = set()
         self._statuses: deque[dict[str, Any]] = deque()  # status entries waiting to be sent as webhooks
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
         self.app = self._build_app()
+        self._loopback = LoopbackServer(self.app, host=host, name="fake-graph-api")
 
     # -- lifecycle --------------------------------------------------------------------------
 
     @property
     def port(self) -> int:
         """The port the server listens on (after start)."""
-        if self._socket is None:
-            raise RuntimeError("the fake Graph API is not started")
-        return self._socket.getsockname()[1]
+        return self._loopback.port
 
     @property
     def base_url(self) -> str:
@@ -198,31 +193,12 @@ class FakeGraphApi:
 
     def start(self) -> FakeGraphApi:
         """Listen on a free loopback port in a background thread; returns self."""
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((self.host, 0))
-        config = uvicorn.Config(self.app, log_level="critical", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name="fake-graph-api", daemon=True)
-        self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the fake Graph API did not start")
-            time.sleep(0.01)
+        self._loopback.start()
         return self
 
     def stop(self) -> None:
         """Stop the server."""
-        if self._server is not None:
-            self._server.should_exit = True
-            if self._thread is not None:
-                self._thread.join(5)
-            self._server = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        self._loopback.stop()
 
     def __enter__(self) -> FakeGraphApi:
         """Start on entering a with block."""
