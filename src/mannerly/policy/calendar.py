@@ -134,8 +134,8 @@ class Schedule:
 
 def _local_to_utc(day: date, moment: time, zone_name: str) -> datetime:
     """A local wall-clock moment as UTC; times in a DST gap map past the gap."""
-    if moment.tzinfo is None and not moment.fold:
-        # Cache keys ignore `fold`, so only the usual fold=0 times go through the cache.
+    if _plain_time(moment):
+        # Cache keys ignore `fold` (and compare aware times by offset): only plain times are cached.
         return _naive_local_to_utc(day, moment, zone_name)
     return _combine_to_utc(day, moment, zone_name)
 
@@ -154,6 +154,24 @@ def _combine_to_utc(day: date, moment: time, zone_name: str) -> datetime:
     return datetime.combine(day, moment, tzinfo=zone(zone_name)).astimezone(UTC)
 
 
+def _window_in_utc(day: date, window: DailyWindow, zone_name: str) -> tuple[datetime, datetime]:
+    """The UTC start and end of a daily window on one local day."""
+    if _plain_time(window.start) and _plain_time(window.end):
+        return _cached_window_in_utc(day, window, zone_name)
+    return _local_to_utc(day, window.start, zone_name), _local_to_utc(day, window.end, zone_name)
+
+
+def _plain_time(moment: time) -> bool:
+    """True for a naive fold-0 time, for which equal cache keys mean the very same time."""
+    return moment.tzinfo is None and not moment.fold
+
+
+@lru_cache(maxsize=8192)
+def _cached_window_in_utc(day: date, window: DailyWindow, zone_name: str) -> tuple[datetime, datetime]:
+    """_window_in_utc, cached: the same windows come up day after day."""
+    return _local_to_utc(day, window.start, zone_name), _local_to_utc(day, window.end, zone_name)
+
+
 def next_allowed_in_zone(moment: datetime, schedule: Schedule, zone_name: str, horizon: datetime) -> datetime | None:
     """The earliest UTC moment >= `moment` that the schedule allows in one zone, or None before horizon."""
     if schedule.window.empty:
@@ -161,8 +179,7 @@ def next_allowed_in_zone(moment: datetime, schedule: Schedule, zone_name: str, h
     day = local_moment(moment, zone_name).date()
     while True:
         if schedule.day_open(day):
-            start = _local_to_utc(day, schedule.window.start, zone_name)
-            end = _local_to_utc(day, schedule.window.end, zone_name)
+            start, end = _window_in_utc(day, schedule.window, zone_name)
             if moment < end and start < end:
                 return max(moment, start)
         day += timedelta(days=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache, cached_property, lru_cache
+from functools import cache, lru_cache
 
 from mannerly.policy.types import ContactState, Policy, SendRequest, Source
 
@@ -34,13 +34,16 @@ class LintContext:
     policy: Policy
     language: str
 
-    # cached_property: computed once per message, although several checks ask (the
-    # dataclass is frozen, but cached_property stores straight into the instance dict).
-    @cached_property
+    @property
     def brand(self) -> str | None:
         """The business name in the message language, if configured."""
-        brand = self.policy.brand_for(self.language)
-        return brand.strip() if brand and brand.strip() else None
+        # Several checks ask; it is worked out once per message and kept in the instance
+        # dict (the dataclass is frozen against field changes, not against this memo).
+        memo = self.__dict__
+        if "_brand" not in memo:
+            brand = self.policy.brand_for(self.language)
+            memo["_brand"] = brand.strip() if brand and brand.strip() else None
+        return memo["_brand"]
 
     @property
     def marketing(self) -> bool:

@@ -34,13 +34,31 @@ def _word_letters(word: str) -> tuple[int, int, str]:
     return len(letters), sum(1 for char in letters if char.isupper()), fold(word)
 
 
+@lru_cache(maxsize=256)
+def _brand_words(brand: str) -> frozenset[str]:
+    """The folded words of a brand name, whose capitals never count."""
+    return frozenset(fold(part) for part in words(brand))
+
+
+_ASCII_CAPITALS = bytes(range(ord("A"), ord("Z") + 1))
+
+
+def _capital_count(text: str) -> int:
+    """How many characters of the text are capitals (str.isupper)."""
+    if text.isascii():
+        # In ASCII only A-Z are capitals; deleting them from the bytes counts them at C speed.
+        data = text.encode("ascii")
+        return len(data) - len(data.translate(None, _ASCII_CAPITALS))
+    return sum(map(str.isupper, text))
+
+
 def check(text: str, context: LintContext) -> list[LintFinding]:
     """Warn when most letters of a longer text are capitals."""
     # The counted capitals are some of the text's capitals, and a warning needs at least
     # SHOUTING_SHARE of MIN_LETTERS of them: with fewer in the whole text there is nothing to find.
-    if sum(map(str.isupper, text)) < MIN_LETTERS * SHOUTING_SHARE:
+    if _capital_count(text) < MIN_LETTERS * SHOUTING_SHARE:
         return []
-    brand_words = {fold(part) for part in words(context.brand or "")}
+    brand_words = _brand_words(context.brand or "")
     upper = 0
     total = 0
     for word in words(text):

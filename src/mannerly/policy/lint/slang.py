@@ -102,12 +102,17 @@ def slang_words(text: str, language: str) -> dict[str, list[tuple[str, str]]]:
             note("ko", run, _KOREAN_JAMO_MEANING[run[0]])
     # Only the own-language table depends on the language; others share one memo.
     known = _WORD_SLANG.setdefault(language if language in SLANG_OWN_LANGUAGE else "", {})
-    for word in words(text):
-        hits = known.get(word)
-        if hits is None:
-            if len(known) >= _WORD_SLANG_LIMIT:
-                known.clear()  # keeps the memo bounded; it refills with the words in use
-            hits = known[word] = _word_slang(word, language)
+    text_words = words(text)
+    word_hits = list(map(known.get, text_words))  # None for words not looked up yet
+    if None in word_hits:
+        if len(known) >= _WORD_SLANG_LIMIT:
+            known.clear()  # keeps the memo bounded; it refills with the words in use
+        for index, word in enumerate(text_words):
+            if word_hits[index] is None:
+                word_hits[index] = known[word] = _word_slang(word, language)
+    if not any(word_hits):
+        return found  # the usual case: no word is slang
+    for word, hits in zip(text_words, word_hits):
         for slang_language, full in hits:
             note(slang_language, word, full)
     return found

@@ -70,16 +70,30 @@ def _known_british_spelling(word: str, known) -> bool:
 _ENGLISH_SLANG = frozenset(SLANG_ANYWHERE.get("en", {})) | frozenset(SLANG_OWN_LANGUAGE.get("en", {}))
 
 
+@lru_cache(maxsize=16384)
+def _lookup_form(word: str) -> str | None:
+    """The word as it would be looked up (straight apostrophes), or None when it is never looked up."""
+    word = word.replace("’", "'")
+    if not _LATIN_WORD.fullmatch(word):
+        return None  # capitalised, digits, or non-Latin letters
+    if len(word) <= 2 or word in _ENGLISH_SLANG or word in BUSINESS_WORDS:
+        return None
+    return word
+
+
+@lru_cache(maxsize=256)
+def _brand_words(brand: str) -> frozenset[str]:
+    """The folded words of a brand name, which are never misspellings."""
+    return frozenset(fold(part) for part in words(brand))
+
+
 def _candidates(text: str, context: LintContext) -> list[str]:
     """Lower-case words worth looking up, in order, each once."""
-    brand_words = {fold(part) for part in words(context.brand or "")}
-    slang = _ENGLISH_SLANG
+    brand_words = _brand_words(context.brand or "")
     picked: list[str] = []
     for word in words(text):
-        word = word.replace("’", "'")
-        if not _LATIN_WORD.fullmatch(word):
-            continue  # capitalised, digits, or non-Latin letters
-        if len(word) <= 2 or word in brand_words or word in slang or word in BUSINESS_WORDS:
+        word = _lookup_form(word)
+        if word is None or word in brand_words:
             continue
         if word not in picked:
             picked.append(word)

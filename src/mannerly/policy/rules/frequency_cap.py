@@ -17,7 +17,8 @@ def check(ctx: RuleContext) -> RuleOutcome:
     details: list[str] = []
     not_before = ctx.now
     # Only messages already due count: ones scheduled later are decided again when they fall due.
-    in_period = [at for at in marketing_times if ctx.now - policy.marketing_cap_period < at <= ctx.now]
+    period_start = ctx.now - policy.marketing_cap_period
+    in_period = [at for at in marketing_times if period_start < at <= ctx.now]
     if policy.marketing_cap <= 0:
         return RuleOutcome.rejected(RULE, "the policy allows no marketing messages")
     if len(in_period) >= policy.marketing_cap:
