@@ -189,6 +189,13 @@ def next_allowed_in_zone(moment: datetime, schedule: Schedule, zone_name: str, h
 
 def next_allowed(moment: datetime, schedule: Schedule, zone_names: tuple[str, ...], horizon: datetime) -> datetime | None:
     """The earliest UTC moment >= `moment` allowed in every zone, or None if none before horizon."""
+    if len(zone_names) == 1:
+        # One zone: its earliest allowed moment is already a fixed point (it lies inside an
+        # open window of its own local day), so the confirming second pass below is skipped.
+        if moment > horizon:
+            return None
+        earliest = next_allowed_in_zone(moment, schedule, zone_names[0], horizon)
+        return None if earliest is None or earliest > horizon else earliest
     candidate = moment
     while candidate <= horizon:
         moved = False
