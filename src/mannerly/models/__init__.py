@@ -7,6 +7,7 @@ JSON columns are plain JSON: assign a new dict/list to change them, in-place edi
 from mannerly.models.audit import AuditEvent
 from mannerly.models.base import NAMING_CONVENTION, Base, UTCDateTime, utc_now
 from mannerly.models.bots import Booking, BookingSlot, FaqEntry, ServiceSettings
+from mannerly.models.campaign import CAMPAIGN_STATUSES, RECIPIENT_STATUSES, Campaign, CampaignRecipient, Segment
 from mannerly.models.channel import CHANNEL_PROVIDERS, Channel
 from mannerly.models.consent import CONSENT_SOURCES, CONSENT_STATUSES, Consent, ConsentEvent
 from mannerly.models.contact import Contact
@@ -14,6 +15,7 @@ from mannerly.models.conversation import CONVERSATION_STATUSES, Conversation
 from mannerly.models.csat import CsatResponse
 from mannerly.models.idempotency import IdempotencyKey
 from mannerly.models.inbox import CONVERSATION_EVENT_KINDS, CannedReply, ConversationEvent, ConversationNote
+from mannerly.models.links import LinkClick, ShortLink
 from mannerly.models.message import (
     INBOUND_STATUSES,
     MESSAGE_DIRECTIONS,
@@ -30,6 +32,7 @@ from mannerly.models.user import USER_ROLES, ApiKey, User
 from mannerly.models.workspace import Workspace
 
 __all__ = [
+    "CAMPAIGN_STATUSES",
     "CHANNEL_PROVIDERS",
     "CONSENT_SOURCES",
     "CONSENT_STATUSES",
@@ -41,6 +44,7 @@ __all__ = [
     "MESSAGE_SOURCES",
     "NAMING_CONVENTION",
     "OUTBOUND_STATUSES",
+    "RECIPIENT_STATUSES",
     "TOPIC_KINDS",
     "USER_ROLES",
     "ApiKey",
@@ -48,6 +52,8 @@ __all__ = [
     "Base",
     "Booking",
     "BookingSlot",
+    "Campaign",
+    "CampaignRecipient",
     "CannedReply",
     "Channel",
     "Consent",
@@ -59,10 +65,13 @@ __all__ = [
     "CsatResponse",
     "FaqEntry",
     "IdempotencyKey",
+    "LinkClick",
     "Message",
     "MessageStatusEvent",
     "ProviderExchange",
+    "Segment",
     "ServiceSettings",
+    "ShortLink",
     "Team",
     "TeamMember",
     "Template",
