@@ -5,6 +5,16 @@ JSON columns are plain JSON: assign a new dict/list to change them, in-place edi
 """
 
 from mannerly.models.audit import AuditEvent
+from mannerly.models.automation import (
+    APPOINTMENT_STATES,
+    AUTOMATION_KINDS,
+    AUTOMATION_RUN_STATUSES,
+    Appointment,
+    Automation,
+    AutomationRun,
+    BusinessEvent,
+    CouponCode,
+)
 from mannerly.models.base import NAMING_CONVENTION, Base, UTCDateTime, utc_now
 from mannerly.models.bots import Booking, BookingSlot, FaqEntry, ServiceSettings
 from mannerly.models.campaign import CAMPAIGN_STATUSES, RECIPIENT_STATUSES, Campaign, CampaignRecipient, Segment
@@ -24,6 +34,7 @@ from mannerly.models.message import (
     Message,
     MessageStatusEvent,
 )
+from mannerly.models.quickreply import QuickReplyAnswer, QuickReplyPrompt, QuickReplySet
 from mannerly.models.provider_exchange import EXCHANGE_DIRECTIONS, ProviderExchange
 from mannerly.models.template import Template
 from mannerly.models.team import Team, TeamMember
@@ -32,6 +43,17 @@ from mannerly.models.user import USER_ROLES, ApiKey, User
 from mannerly.models.workspace import Workspace
 
 __all__ = [
+    "APPOINTMENT_STATES",
+    "AUTOMATION_KINDS",
+    "AUTOMATION_RUN_STATUSES",
+    "Appointment",
+    "Automation",
+    "AutomationRun",
+    "BusinessEvent",
+    "CouponCode",
+    "QuickReplyAnswer",
+    "QuickReplyPrompt",
+    "QuickReplySet",
     "CAMPAIGN_STATUSES",
     "CHANNEL_PROVIDERS",
     "CONSENT_SOURCES",
