@@ -21,6 +21,7 @@ from mannerly.api import (
     whatsapp,
     workspace,
 )
+from mannerly.api import automations, events, reports
 from mannerly.api.problems import install_problem_handlers
 from mannerly.outbox.dispatcher import WorkerThread
 from mannerly.runtime import Runtime
@@ -55,6 +56,8 @@ def create_app(runtime: Runtime, *, start_worker: bool = True) -> FastAPI:
     install_problem_handlers(app)
     for module in (contacts, topics, templates, workspace, channels, whatsapp, messages, conversations, inbox,
                    simulator, webhooks):
+        app.include_router(module.router)
+    for module in (automations, events, reports):  # issue 5: automations, business events, reports
         app.include_router(module.router)
 
     mount_web(app)

@@ -6,6 +6,8 @@ Order of work, once per new inbound message (`after_inbound`, called by inbound/
 2. A resolved conversation waiting for a CSAT answer: a score is stored and the conversation stays
    resolved. conversations.service.touch_conversation_inbound reopens on every inbound message;
    this hook runs after it and puts the status back, so that function keeps its meaning for others.
+2a. An answer to a quick-reply question (mannerly.quickreplies) is stored; like a CSAT score it
+   neither reopens nor waits for a person, and no bot or auto-reply runs.
 3. Anything else reopens a resolved conversation (a new episode: response timers start again).
 4. The customer now waits for a person (waiting_since), unless a bot answers below.
 5. Bots, unless the workspace turned them off: a running flow takes the reply; hand-off words stop
@@ -37,8 +39,18 @@ from mannerly.inbox.common import (
     send_automatic,
     service_settings,
 )
-from mannerly.models import Channel, Contact, Conversation, CsatResponse, Message, Team, Workspace
+from mannerly.models import (
+    Channel,
+    Contact,
+    Conversation,
+    CsatResponse,
+    Message,
+    QuickReplyAnswer,
+    Team,
+    Workspace,
+)
 from mannerly.policy.types import Source
+from mannerly.quickreplies.service import answer_inbound
 
 if TYPE_CHECKING:  # the pipeline imports this module, so only the type checker imports it back
     from mannerly.inbound.pipeline import Received
@@ -55,6 +67,7 @@ class InboxOutcome:
     bot_reply: Message | None = None
     auto_reply: Message | None = None
     flow_consumed: bool = False
+    quick_reply: QuickReplyAnswer | None = None
 
 
 def reopen(session: Session, conversation: Conversation, *, actor: int | str | None, now: datetime) -> None:
@@ -93,6 +106,13 @@ def after_inbound(session: Session, workspace: Workspace, channel: Channel, rece
             conversation.status = "resolved"
             conversation.unread_count = max(0, (conversation.unread_count or 1) - 1)
             return outcome
+    # A short answer to a template's quick-reply options (YES/NO, 1–5) is recorded and needs no person.
+    outcome.quick_reply = answer_inbound(session, contact, message, now)
+    if outcome.quick_reply is not None:
+        if was_resolved:
+            conversation.status = "resolved"
+        session.flush()
+        return outcome
     if was_resolved:
         reopen(session, conversation, actor="customer", now=now)
         outcome.reopened = True

@@ -72,6 +72,7 @@ class DispatchStats:
     inbound: int = 0
     recovered: int = 0
     reconciled: int = 0
+    automations_fired: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -194,6 +195,7 @@ class Dispatcher:
         """Recover abandoned hand-offs, send what is due, and apply waiting delivery receipts."""
         stats = DispatchStats()
         self.recover_abandoned(stats)
+        self.run_automations(stats)
         claimed = self.claim_due()
         stats.claimed = len(claimed)
         if claimed:
@@ -205,6 +207,21 @@ class Dispatcher:
         self.poll_receipts(stats)
         self.reconcile_unknown(stats)
         return stats
+
+    def run_automations(self, stats: DispatchStats) -> None:
+        """Fire the automations that are due; their messages join the outbox before this pass claims."""
+        # Imported here: the scheduler imports the message service and the inbound pipeline, which import this
+        # module's neighbours first.
+        from mannerly.automations.scheduler import run_due
+
+        try:
+            result = run_due(self.runtime)
+        except Exception as error:  # automations must never stop the sending of what is already queued
+            log.exception("automation pass failed")
+            stats.errors.append(f"automations: {error}")
+            return
+        stats.automations_fired += result.fired
+        stats.errors.extend(result.errors)
 
     def claim_due(self) -> list[int]:
         """Lease a batch of due rows to this worker and return their ids."""
