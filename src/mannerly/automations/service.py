@@ -209,7 +209,7 @@ def already_fired(session: Session, automation_id: int, keys: list[tuple[int, st
     for start in range(0, len(contact_ids), 500):
         chunk = contact_ids[start:start + 500]
         found.update(session.execute(select(AutomationRun.contact_id, AutomationRun.occurrence_key).where(
-            AutomationRun.automation_id == automation_id, AutomationRun.contact_id.in_(chunk))).tuples())
+            AutomationRun.automation_id == automation_id, AutomationRun.contact_id.in_(chunk))))
     return found & set(keys)
 
 

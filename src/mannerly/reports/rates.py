@@ -131,11 +131,11 @@ def reactions(session: Session, rows: list[OutboundRow], until: datetime) -> tup
     for chunk in _chunks(contact_ids):
         inbound.extend(session.execute(select(Message.contact_id, Message.created_at).where(
             Message.contact_id.in_(chunk), Message.direction == "inbound", Message.created_at >= since,
-            Message.created_at < until + RESPONSE_WINDOW)).tuples())
+            Message.created_at < until + RESPONSE_WINDOW)))
         optouts.extend(((contact_id, topic_id), occurred_at) for contact_id, topic_id, occurred_at in session.execute(
             select(ConsentEvent.contact_id, ConsentEvent.topic_id, ConsentEvent.occurred_at).where(
                 ConsentEvent.contact_id.in_(chunk), ConsentEvent.status == "opted_out",
-                ConsentEvent.occurred_at >= since, ConsentEvent.occurred_at < until + RESPONSE_WINDOW)).tuples())
+                ConsentEvent.occurred_at >= since, ConsentEvent.occurred_at < until + RESPONSE_WINDOW)))
     return _times_by_contact(inbound), _times_by_contact(optouts)  # type: ignore[arg-type]
 
 
@@ -170,7 +170,7 @@ def no_campaigns(_session: Session, _workspace_id: int, _message_ids: list[int])
 def topic_groups(session: Session, workspace_id: int, rows: list[OutboundRow]) -> dict[int, tuple[str, str]]:
     """Message id -> (topic id, topic label)."""
     labels = {topic_id: label for topic_id, label in session.execute(
-        select(Topic.id, Topic.label).where(Topic.workspace_id == workspace_id)).tuples()}
+        select(Topic.id, Topic.label).where(Topic.workspace_id == workspace_id))}
     return {row.id: (str(row.topic_id or ""), labels.get(row.topic_id, "No topic")) for row in rows}
 
 
@@ -183,7 +183,7 @@ def automation_groups(session: Session, workspace_id: int, rows: list[OutboundRo
             select(AutomationRun.message_id, Automation.id, Automation.name)
             .join(Automation, Automation.id == AutomationRun.automation_id)
             .where(AutomationRun.message_id.in_(chunk))
-        ).tuples():
+        ):
             found[message_id] = (str(automation_id), name)
     return found
 

@@ -75,7 +75,7 @@ def csat_summary(session: Session, workspace_id: int, since: datetime, until: da
     summary = CsatSummary()
     for score, count in session.execute(select(CsatResponse.score, func.count(CsatResponse.id)).where(
             CsatResponse.workspace_id == workspace_id, CsatResponse.created_at >= since,
-            CsatResponse.created_at < until).group_by(CsatResponse.score)).tuples():
+            CsatResponse.created_at < until).group_by(CsatResponse.score)):
         summary.by_score[int(score)] = int(count)
     summary.count = sum(summary.by_score.values())
     if summary.count:
@@ -107,14 +107,14 @@ def quick_reply_rows(session: Session, workspace_id: int, since: datetime, until
     """Per template: prompts opened in the period, how many were answered, and the answers by meaning."""
     prompts = dict(session.execute(select(QuickReplyPrompt.template_name, func.count(QuickReplyPrompt.id)).where(
         QuickReplyPrompt.workspace_id == workspace_id, QuickReplyPrompt.created_at >= since,
-        QuickReplyPrompt.created_at < until).group_by(QuickReplyPrompt.template_name)).tuples())
+        QuickReplyPrompt.created_at < until).group_by(QuickReplyPrompt.template_name)))
     meanings: dict[str, dict[str, int]] = {}
     for name, meaning, count in session.execute(
             select(QuickReplyAnswer.template_name, QuickReplyAnswer.meaning, func.count(QuickReplyAnswer.id))
             .join(QuickReplyPrompt, QuickReplyPrompt.id == QuickReplyAnswer.prompt_id)
             .where(QuickReplyPrompt.workspace_id == workspace_id, QuickReplyPrompt.created_at >= since,
                    QuickReplyPrompt.created_at < until)
-            .group_by(QuickReplyAnswer.template_name, QuickReplyAnswer.meaning)).tuples():
+            .group_by(QuickReplyAnswer.template_name, QuickReplyAnswer.meaning)):
         meanings.setdefault(name, {})[meaning] = int(count)
     names = sorted(set(prompts) | set(meanings))
     return [QuickReplyRow(template_name=name, prompts=int(prompts.get(name, 0)),

@@ -54,7 +54,7 @@ def get_automations(web: WebDep) -> HTMLResponse:
     for automation_id, status, count in web.session.execute(
             select(AutomationRun.automation_id, AutomationRun.status, func.count(AutomationRun.id))
             .where(AutomationRun.workspace_id == web.workspace.id)
-            .group_by(AutomationRun.automation_id, AutomationRun.status)).tuples():
+            .group_by(AutomationRun.automation_id, AutomationRun.status)):
         counts.setdefault(automation_id, {})[status] = count
     quick = {row.template_name: row.options for row in web.session.scalars(select(QuickReplySet).where(
         QuickReplySet.workspace_id == web.workspace.id))}
