@@ -82,6 +82,21 @@ class Shop:
                 query = query.where(AutomationRun.automation_id == automation_id)
             return list(session.scalars(query))
 
+    def write(self, phone: str, text: str):
+        """The customer's phone sends a message through the real inbound pipeline (committed); the Received."""
+        from mannerly.inbound.pipeline import receive_message
+        from mannerly.models import Channel, Workspace
+
+        now = self.runtime.now()
+        with self.session() as session:
+            workspace = session.get(Workspace, self.workspace_id)
+            channel = session.scalar(select(Channel).where(Channel.workspace_id == self.workspace_id,
+                                                           Channel.provider == "simulator", Channel.kind == "sms"))
+            adapter = self.runtime.channels.adapter_for(channel, self.runtime)
+            received = receive_message(session, workspace, channel, adapter.receive_from_phone(phone, text, now), now)
+            session.commit()
+            return received
+
     def messages(self, contact_id: int | None = None, direction: str = "outbound") -> list[Message]:
         """Messages (of one contact), oldest first."""
         with self.session() as session:
