@@ -107,7 +107,7 @@ def quick_reply_rows(session: Session, workspace_id: int, since: datetime, until
     """Per template: prompts opened in the period, how many were answered, and the answers by meaning."""
     prompts = dict(session.execute(select(QuickReplyPrompt.template_name, func.count(QuickReplyPrompt.id)).where(
         QuickReplyPrompt.workspace_id == workspace_id, QuickReplyPrompt.created_at >= since,
-        QuickReplyPrompt.created_at < until).group_by(QuickReplyPrompt.template_name)))
+        QuickReplyPrompt.created_at < until).group_by(QuickReplyPrompt.template_name)).all())
     meanings: dict[str, dict[str, int]] = {}
     for name, meaning, count in session.execute(
             select(QuickReplyAnswer.template_name, QuickReplyAnswer.meaning, func.count(QuickReplyAnswer.id))
