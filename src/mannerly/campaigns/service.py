@@ -1,0 +1,880 @@
+"""Campaigns (O6): create, preview, launch, plan (in batches), pause, resume, and their statistics.
+
+Every message goes through the engine twice: the planner decides it as of the
+campaign's start (and again at its throttle slot when that is much later), and the
+dispatcher decides it again when it falls due (Source.CAMPAIGN). A campaign never
+writes to a contact twice: campaign_recipients is unique per (campaign, contact), and
+each batch moves the planning cursor with a compare-and-set in the same transaction
+as its rows, so a restart or a second planner cannot plan a batch again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from mannerly.config import Settings
+from mannerly.contacts.state import contact_time_zones, gather_contact_states
+from mannerly.errors import conflict, invalid, not_found
+from mannerly.links.service import LinkBatch, link_host, links_base_url
+from mannerly.messages.service import pick_channel, policy_topic
+from mannerly.models import (
+    Campaign,
+    CampaignRecipient,
+    Channel,
+    ConsentEvent,
+    Contact,
+    Conversation,
+    LinkClick,
+    Message,
+    Segment,
+    ShortLink,
+    Template,
+    Topic,
+    Workspace,
+)
+from mannerly.campaigns.planner import LocalTimeHistogram, SlotTable, exclusion_rule
+from mannerly.policy.engine import decide
+from mannerly.policy.types import Action, Decision, Policy, SendRequest, Source
+from mannerly.segments.compiler import CompiledFilter
+from mannerly.segments.service import compiled_for, count_matching, iter_matching, next_chunk
+from mannerly.templates.render import (
+    TemplateRenderError,
+    TemplateSecurityError,
+    TemplateSyntaxProblem,
+    UnknownTemplateVariable,
+    render_template,
+    template_variables,
+)
+from mannerly.workspaces.service import workspace_policy
+
+# What planning reads of each contact: the engine's state, the template's data, the channel address.
+CONTACT_COLUMNS = (
+    Contact.id, Contact.phone, Contact.country, Contact.subdivision, Contact.time_zone, Contact.language,
+    Contact.first_name, Contact.name, Contact.attributes, Contact.global_opt_out, Contact.night_marketing_consent,
+    Contact.prior_relationship_at, Contact.last_inbound_at, Contact.whatsapp_last_inbound_at,
+    Contact.messenger_last_inbound_at, Contact.whatsapp_id, Contact.messenger_psid,
+)
+BATCH_SIZE = 5000
+PREVIEW_LIMIT = 5000
+SAMPLE_TEXTS = 3
+MAX_THROTTLE = 100_000
+# A throttle slot this much later than the moment the message was decided for is decided again at the slot
+# (the window may have closed by then), at most REDECIDE_TRIES times.
+REDECIDE_AFTER = timedelta(minutes=30)
+REDECIDE_TRIES = 3
+# Statuses of the planned messages, as the statistics group them.
+QUEUED_STATUSES = ("pending", "deferred", "held", "sending")
+LEFT_STATUSES = ("sent", "delivered", "read", "undelivered", "unknown")
+DELIVERED_STATUSES = ("delivered", "read")
+FAILED_STATUSES = ("failed", "undelivered")
+# A paused campaign's unsent messages wait in this status, which the dispatcher never claims.
+HELD = "held"
+# Replies and opt-outs count for a campaign when they come this soon after its message.
+ATTRIBUTION_WINDOW = timedelta(days=7)
+TEMPLATE_RULE = "template"
+
+
+# -- create and change ---------------------------------------------------------------------------
+
+
+def find_campaign(session: Session, workspace_id: int, campaign_id: int) -> Campaign:
+    """A campaign of the workspace, or a 404."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.workspace_id != workspace_id:
+        raise not_found("campaign", campaign_id)
+    return campaign
+
+
+def list_campaigns(session: Session, workspace_id: int) -> list[Campaign]:
+    """The workspace's campaigns, newest first."""
+    return list(session.scalars(select(Campaign).where(Campaign.workspace_id == workspace_id)
+                                .order_by(Campaign.created_at.desc(), Campaign.id.desc())))
+
+
+def _topic_id(session: Session, workspace_id: int, name: str) -> int:
+    """The id of a topic by name, or a 422."""
+    topic_id = session.scalar(select(Topic.id).where(Topic.workspace_id == workspace_id, Topic.name == name))
+    if topic_id is None:
+        raise invalid("topic", f"unknown topic '{name}'")
+    return topic_id
+
+
+def _check_fields(session: Session, workspace_id: int, values: dict[str, Any]) -> dict[str, Any]:
+    """Validated column values from the API/web form fields (topic by name, segment by id)."""
+    columns: dict[str, Any] = {}
+    if "name" in values:
+        name = (values["name"] or "").strip()
+        if not name or len(name) > 100:
+            raise invalid("name", "a campaign needs a name of at most 100 characters")
+        columns["name"] = name
+    if "topic" in values:
+        columns["topic_id"] = _topic_id(session, workspace_id, values["topic"])
+    if "segment_id" in values:
+        segment = session.get(Segment, values["segment_id"])
+        if segment is None or segment.workspace_id != workspace_id:
+            raise invalid("segment_id", f"unknown segment {values['segment_id']}")
+        columns["segment_id"] = segment.id
+    if "template" in values:
+        name = (values["template"] or "").strip()
+        found = session.scalar(select(Template.id).where(Template.workspace_id == workspace_id, Template.name == name))
+        if found is None:
+            raise invalid("template", f"unknown template '{name}'")
+        columns["template_name"] = name
+    if "channel" in values:
+        if values["channel"] not in (None, "sms", "whatsapp", "messenger"):
+            raise invalid("channel", "channel must be sms, whatsapp, messenger or empty")
+        columns["channel"] = values["channel"]
+    if "starts_at" in values:
+        starts_at = values["starts_at"]
+        if starts_at is not None and (starts_at.tzinfo is None or starts_at.utcoffset() is None):
+            raise invalid("starts_at", "give the start time with its UTC offset")
+        columns["starts_at"] = starts_at
+    if "throttle_per_minute" in values:
+        throttle = values["throttle_per_minute"]
+        if not isinstance(throttle, int) or isinstance(throttle, bool) or not 1 <= throttle <= MAX_THROTTLE:
+            raise invalid("throttle_per_minute", f"between 1 and {MAX_THROTTLE} messages per minute")
+        columns["throttle_per_minute"] = throttle
+    if "track_links" in values:
+        columns["track_links"] = bool(values["track_links"])
+    return columns
+
+
+def create_campaign(session: Session, workspace: Workspace, values: dict[str, Any], now: datetime,
+                    actor: str | None = None) -> Campaign:
+    """A draft campaign from name, topic, segment_id, template, and optionally channel, starts_at, throttle."""
+    for required in ("name", "topic", "segment_id", "template"):
+        if values.get(required) in (None, ""):
+            raise invalid(required, f"{required} is required")
+    columns = _check_fields(session, workspace.id, values)
+    if session.scalar(select(Campaign.id).where(Campaign.workspace_id == workspace.id,
+                                                Campaign.name == columns["name"])) is not None:
+        raise conflict(f"a campaign named '{columns['name']}' already exists")
+    campaign = Campaign(workspace_id=workspace.id, status="draft", created_by=actor, created_at=now, updated_at=now,
+                        plan_cursor=0, planned_count=0, planning_done=False, **columns)
+    campaign.throttle_per_minute = campaign.throttle_per_minute or 60
+    campaign.track_links = True if campaign.track_links is None else campaign.track_links
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def update_campaign(session: Session, campaign: Campaign, values: dict[str, Any], now: datetime) -> Campaign:
+    """Change a draft campaign (a running one may only change its throttle)."""
+    if campaign.status != "draft" and set(values) - {"throttle_per_minute"}:
+        raise conflict("only a draft campaign can be changed (a running one only its throttle)")
+    columns = _check_fields(session, campaign.workspace_id, values)
+    if "name" in columns:
+        clash = session.scalar(select(Campaign.id).where(Campaign.workspace_id == campaign.workspace_id,
+                                                         Campaign.name == columns["name"]))
+        if clash is not None and clash != campaign.id:
+            raise conflict(f"a campaign named '{columns['name']}' already exists")
+    for key, value in columns.items():
+        setattr(campaign, key, value)
+    campaign.updated_at = now
+    session.flush()
+    return campaign
+
+
+def delete_campaign(session: Session, campaign: Campaign) -> None:
+    """Delete a draft campaign."""
+    if campaign.status != "draft":
+        raise conflict("only a draft campaign can be deleted; pause or let it finish instead")
+    session.delete(campaign)
+    session.flush()
+
+
+# -- what planning and preview share ---------------------------------------------------------------
+
+
+class TemplateSet:
+    """A campaign's template in each language, rendered with a cache keyed by the values it uses."""
+
+    def __init__(self, rows: Sequence[Template], default_language: str) -> None:
+        """Index the rows by language and find the variables each one reads."""
+        self.by_language = {row.language: row for row in rows}
+        self.default = self.by_language.get(default_language) or (rows[0] if rows else None)
+        self.names = {row.language: sorted(template_variables(row.body)) for row in rows}
+        self.cache: dict[tuple, str | None] = {}
+
+    def choose(self, language: str | None) -> Template | None:
+        """The template in the contact's language, else the workspace's default language, else any."""
+        return self.by_language.get(language or "") or self.default
+
+    def render(self, template: Template, data: dict[str, Any]) -> str | None:
+        """The rendered text, or None when this contact's data cannot fill the template."""
+        try:
+            key = (template.language,) + tuple(_hashable(data.get(name, _MISSING)) for name in
+                                               self.names[template.language])
+        except TypeError:
+            key = None
+        if key is not None and key in self.cache:
+            return self.cache[key]
+        try:
+            text: str | None = render_template(template.body, data, defaults=template.variables or {})
+        except (UnknownTemplateVariable, TemplateSyntaxProblem, TemplateSecurityError, TemplateRenderError):
+            text = None
+        if key is not None:
+            self.cache[key] = text
+        return text
+
+
+_MISSING = object()
+
+
+def _hashable(value: Any) -> Any:
+    """A cache-key form of a template value (JSON text for lists and dicts)."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
+def contact_data(row: Any) -> dict[str, Any]:
+    """What a template sees of a contact (the same fields as single messages: name, phone, attributes)."""
+    data: dict[str, Any] = {"first_name": row.first_name, "name": row.name, "phone": row.phone,
+                            **(row.attributes or {})}
+    return {key: value for key, value in data.items() if value not in (None, "")}
+
+
+@dataclass
+class CampaignContext:
+    """What deciding a campaign's messages needs, loaded once."""
+
+    workspace: Workspace
+    campaign: Campaign
+    topic: Topic
+    policy: Policy
+    templates: TemplateSet
+    channel_kinds: frozenset[str]
+    channels: dict[str, list[Channel]]
+    compiled: CompiledFilter
+    base_url: str | None
+
+    def channel_for(self, kind: str | None, country: str | None) -> Channel | None:
+        """The channel a message of this kind to this country goes by."""
+        return pick_channel(self.channels.get(kind or "", []), country) if kind else None
+
+
+def load_context(session: Session, settings: Settings, campaign: Campaign, now: datetime) -> CampaignContext:
+    """The topic, policy, templates, channels and compiled segment of a campaign, or a 422 when one is missing."""
+    workspace = session.get(Workspace, campaign.workspace_id)
+    topic = session.get(Topic, campaign.topic_id) if campaign.topic_id else None
+    if topic is None:
+        raise invalid("topic", "the campaign's topic was deleted; choose another")
+    segment = session.get(Segment, campaign.segment_id) if campaign.segment_id else None
+    if segment is None:
+        raise invalid("segment_id", "the campaign's segment was deleted; choose another")
+    rows = list(session.scalars(select(Template).where(Template.workspace_id == workspace.id,
+                                                       Template.name == campaign.template_name)))
+    if not rows:
+        raise invalid("template", f"the template '{campaign.template_name}' no longer exists")
+    channels: dict[str, list[Channel]] = defaultdict(list)
+    for channel in session.scalars(select(Channel).where(Channel.workspace_id == workspace.id,
+                                                         Channel.enabled.is_(True)).order_by(Channel.id)):
+        channels[channel.kind].append(channel)
+    base_url = links_base_url(settings, workspace) if campaign.track_links else None
+    policy = workspace_policy(workspace)
+    host = link_host(base_url)
+    if host and host not in policy.tracked_link_domains:
+        # The short-link domain is the business's own: the link check must not warn about it.
+        policy = replace(policy, tracked_link_domains=policy.tracked_link_domains + (host,))
+    return CampaignContext(
+        workspace=workspace, campaign=campaign, topic=topic, policy=policy,
+        templates=TemplateSet(rows, workspace.default_language), channel_kinds=frozenset(channels),
+        channels=channels, compiled=compiled_for(session, workspace.id, segment.filter or {}, now), base_url=base_url,
+    )
+
+
+@dataclass
+class Outcome:
+    """One contact's result: the text and decision, or the rule that excluded it."""
+
+    row: Any
+    text: str | None
+    language: str | None
+    decision: Decision | None
+    rule: str | None  # set when excluded
+    template: Template | None = None
+
+    @property
+    def eligible(self) -> bool:
+        """True when the engine lets the message go (now or later)."""
+        return self.rule is None
+
+
+def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at: datetime,
+             links: LinkBatch | None) -> list[Outcome]:
+    """Render and decide one batch of contacts as of `at` (state gathered in bulk)."""
+    states = gather_contact_states(session, list(rows), context.policy, at, channel_kinds=context.channel_kinds)
+    topic = policy_topic(context.topic)
+    outcomes = []
+    for row in rows:
+        template = context.templates.choose(row.language)
+        text = context.templates.render(template, contact_data(row)) if template else None
+        if text is None:
+            outcomes.append(Outcome(row, None, None, None, TEMPLATE_RULE))
+            continue
+        if links is not None:
+            text = links.rewrite(row.id, row.id, text)
+        request = SendRequest(text=text, topic=topic, source=Source.CAMPAIGN, channel=context.campaign.channel,
+                              whatsapp_template=_whatsapp_name(template), language=template.language)
+        decision = decide(request, states[row.id], context.policy, at)
+        if decision.action is Action.REJECT:
+            if links is not None:
+                links.forget(row.id)
+            outcomes.append(Outcome(row, text, template.language, decision, exclusion_rule(decision), template))
+        else:
+            outcomes.append(Outcome(row, text, template.language, decision, None, template))
+    return outcomes
+
+
+def _whatsapp_name(template: Template) -> str | None:
+    """The approved WhatsApp template a text comes from, if any."""
+    if template.whatsapp_name and (template.whatsapp_status or "").upper() == "APPROVED":
+        return template.whatsapp_name
+    return None
+
+
+def start_of(campaign: Campaign, now: datetime) -> datetime:
+    """When the campaign starts: its start time, or now when that has passed or is unset."""
+    return max(campaign.starts_at, now) if campaign.starts_at else now
+
+
+def assign_slots(session: Session, context: CampaignContext, outcomes: list[Outcome], table: SlotTable,
+                 at: datetime, states_at: dict[int, Any] | None = None) -> dict[int, datetime]:
+    """Throttle slots for the eligible outcomes, earliest allowed first; far slots are decided again."""
+    eligible = [outcome for outcome in outcomes if outcome.eligible]
+    eligible.sort(key=lambda outcome: (outcome.decision.send_at or at, outcome.row.id))
+    slots: dict[int, datetime] = {}
+    redecide: list[Outcome] = []
+    for outcome in eligible:
+        earliest = outcome.decision.send_at or at
+        if table.peek(earliest) - earliest > REDECIDE_AFTER:
+            redecide.append(outcome)
+            continue
+        slots[outcome.row.id] = table.take(earliest)
+    if redecide:
+        slots.update(_redecide_late(session, context, redecide, table, at))
+    return slots
+
+
+def _redecide_late(session: Session, context: CampaignContext, outcomes: list[Outcome], table: SlotTable,
+                   at: datetime) -> dict[int, datetime]:
+    """Decide again, at their slot, messages pushed far past their allowed moment (the window may have closed)."""
+    states = gather_contact_states(session, [outcome.row for outcome in outcomes], context.policy, at,
+                                   channel_kinds=context.channel_kinds)
+    topic = policy_topic(context.topic)
+    slots: dict[int, datetime] = {}
+    for outcome in outcomes:
+        earliest = outcome.decision.send_at or at
+        for _ in range(REDECIDE_TRIES):
+            candidate = table.peek(earliest)
+            request = SendRequest(text=outcome.text or "", topic=topic, source=Source.CAMPAIGN,
+                                  channel=context.campaign.channel, whatsapp_template=_whatsapp_name(outcome.template),
+                                  language=outcome.language)
+            again = decide(request, states[outcome.row.id], context.policy, candidate)
+            if again.action is Action.REJECT:
+                outcome.decision, outcome.rule = again, exclusion_rule(again)
+                break
+            outcome.decision = again
+            if again.send_at is None or again.send_at <= candidate:
+                break
+            earliest = again.send_at
+        if outcome.rule is None:
+            slots[outcome.row.id] = table.take(max(earliest, outcome.decision.send_at or earliest))
+    return slots
+
+
+# -- preview ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ChannelEstimate:
+    """Messages, SMS segments and estimated cost on one channel."""
+
+    channel: str
+    messages: int = 0
+    segments: int = 0
+    cost: float | None = None
+    currency: str | None = None
+
+
+@dataclass
+class Preview:
+    """What launching would do, computed on all contacts or on an evenly spread sample of them."""
+
+    segment_count: int
+    evaluated: int
+    sampled: bool
+    eligible: int
+    excluded: dict[str, int]
+    by_hour: list[int]
+    by_day: list[tuple[str, int]]
+    channels: list[ChannelEstimate]
+    samples: list[dict[str, Any]]
+    first_send_at: datetime | None
+    last_send_at: datetime | None
+    starts_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form used by the API."""
+        return {
+            "segment_count": self.segment_count, "evaluated": self.evaluated, "sampled": self.sampled,
+            "eligible": self.eligible, "excluded": self.excluded,
+            "excluded_total": sum(self.excluded.values()),
+            "schedule": {"by_local_hour": self.by_hour,
+                         "by_local_day": [{"day": day, "messages": count} for day, count in self.by_day],
+                         "first_send_at": self.first_send_at.isoformat() if self.first_send_at else None,
+                         "last_send_at": self.last_send_at.isoformat() if self.last_send_at else None},
+            "channels": [estimate.__dict__ for estimate in self.channels],
+            "samples": self.samples, "starts_at": self.starts_at.isoformat(),
+        }
+
+
+def preview_campaign(session: Session, settings: Settings, campaign: Campaign, now: datetime,
+                     limit: int = PREVIEW_LIMIT) -> Preview:
+    """Eligible and excluded counts (by rule), the local-time schedule, cost per channel and sample texts.
+
+    Above `limit` contacts an evenly spread sample (every k-th id) is decided and the
+    counts are scaled up; the answer says so (sampled=true).
+    """
+    context = load_context(session, settings, campaign, now)
+    start = start_of(campaign, now)
+    total = count_matching(session, context.compiled)
+    step = max(1, -(-total // limit)) if total > limit else 1
+    extra = (Contact.id % step == 0) if step > 1 else None
+    links = LinkBatch(base_url=context.base_url, workspace_id=context.workspace.id, campaign_id=campaign.id,
+                      now=now) if context.base_url else None
+    # A sample stands for `step` contacts each, so its throttle is `step` times tighter.
+    table = SlotTable(per_minute=max(1, campaign.throttle_per_minute // step) if step > 1
+                      else campaign.throttle_per_minute)
+    outcomes: list[Outcome] = []
+    slots: dict[int, datetime] = {}
+    for rows in iter_matching(session, context.compiled, CONTACT_COLUMNS, chunk=BATCH_SIZE, extra=extra):
+        batch = evaluate(session, context, rows, start, links)
+        slots.update(assign_slots(session, context, batch, table, start))
+        outcomes.extend(batch)
+        if links is not None:
+            links.pending.clear()  # a preview stores no links
+    evaluated = len(outcomes)
+    scale = total / evaluated if evaluated else 0.0
+    excluded = Counter(outcome.rule for outcome in outcomes if not outcome.eligible)
+    histogram = LocalTimeHistogram()
+    estimates: dict[str, ChannelEstimate] = {}
+    samples: list[dict[str, Any]] = []
+    per_language: Counter[str] = Counter()
+    for outcome in outcomes:
+        if not outcome.eligible:
+            continue
+        slot = slots[outcome.row.id]
+        zones = contact_time_zones(outcome.row)
+        histogram.add(slot, zones[0] if zones else None)
+        channel = context.channel_for(outcome.decision.channel, outcome.row.country)
+        label = channel.name if channel else (outcome.decision.channel or "none")
+        estimate = estimates.setdefault(label, ChannelEstimate(channel=label))
+        estimate.messages += 1
+        estimate.segments += outcome.decision.segments
+        price = (channel.config or {}).get("price_per_segment") if channel else None
+        if isinstance(price, int | float) and not isinstance(price, bool):
+            estimate.cost = (estimate.cost or 0.0) + price * outcome.decision.segments
+            estimate.currency = (channel.config or {}).get("currency", "USD")
+        if per_language[outcome.language] < SAMPLE_TEXTS:
+            per_language[outcome.language] += 1
+            samples.append({"contact_id": outcome.row.id, "language": outcome.language,
+                            "final_text": outcome.decision.final_text, "segments": outcome.decision.segments,
+                            "encoding": outcome.decision.encoding, "send_at": slot.isoformat(),
+                            "local_send_at": _local(slot, zones)})
+    for estimate in estimates.values():
+        estimate.messages = round(estimate.messages * scale)
+        estimate.segments = round(estimate.segments * scale)
+        if estimate.cost is not None:
+            estimate.cost = round(estimate.cost * scale, 2)
+    eligible_slots = sorted(slots.values())
+    return Preview(
+        segment_count=total, evaluated=evaluated, sampled=step > 1,
+        eligible=round(sum(1 for outcome in outcomes if outcome.eligible) * scale),
+        excluded={rule: round(count * scale) for rule, count in excluded.most_common()},
+        by_hour=[round(count * scale) for count in histogram.hours()],
+        by_day=[(day, round(count * scale)) for day, count in histogram.days()],
+        channels=sorted(estimates.values(), key=lambda estimate: -estimate.messages),
+        samples=samples, first_send_at=eligible_slots[0] if eligible_slots else None,
+        last_send_at=eligible_slots[-1] if eligible_slots else None, starts_at=start,
+    )
+
+
+def _local(moment: datetime, zones: tuple[str, ...]) -> str:
+    """The moment in the recipient's first zone, ISO with offset."""
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(zones[0])).isoformat() if zones else moment.isoformat()
+
+
+# -- launch, plan, pause, resume ---------------------------------------------------------------
+
+
+def launch_campaign(session: Session, settings: Settings, campaign: Campaign, now: datetime) -> Campaign:
+    """Start a draft campaign (planning follows in batches); its topic, segment and template must still exist."""
+    if campaign.status != "draft":
+        raise conflict(f"the campaign is {campaign.status}; only a draft can be launched")
+    load_context(session, settings, campaign, now)  # a 422 now rather than a silent failure later
+    campaign.status = "running"
+    campaign.launched_at = now
+    campaign.starts_at = start_of(campaign, now)
+    campaign.updated_at = now
+    session.flush()
+    return campaign
+
+
+def slot_table_for(session: Session, campaign: Campaign) -> SlotTable:
+    """The throttle table of a campaign, rebuilt from the send times already planned (restarts, resumes)."""
+    table = SlotTable(per_minute=campaign.throttle_per_minute)
+    if campaign.planned_count:
+        planned = (select(Message.send_at)
+                   .join(CampaignRecipient, CampaignRecipient.message_id == Message.id)
+                   .where(CampaignRecipient.campaign_id == campaign.id, Message.status.in_(QUEUED_STATUSES),
+                          Message.send_at.is_not(None)))
+        for (moment,) in session.execute(planned):
+            table.count(moment)
+    return table
+
+
+@dataclass
+class PlanResult:
+    """What one planning run did."""
+
+    batches: int = 0
+    queued: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    done: bool = False
+    excluded: Counter[str] = field(default_factory=Counter)
+
+
+def plan_campaign(sessions: sessionmaker[Session], settings: Settings, campaign_id: int, now: datetime, *,
+                  max_batches: int | None = None, batch_size: int = BATCH_SIZE) -> PlanResult:
+    """Plan a running campaign batch by batch, each batch in its own transaction, until done or max_batches."""
+    result = PlanResult()
+    with sessions() as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None or campaign.status != "running":
+            return result
+        context = load_context(session, settings, campaign, now)
+        table = slot_table_for(session, campaign)
+        start = start_of(campaign, now)
+        while max_batches is None or result.batches < max_batches:
+            if not plan_batch(session, context, table, start, now, result, batch_size):
+                break
+    return result
+
+
+def plan_batch(session: Session, context: CampaignContext, table: SlotTable, start: datetime, now: datetime,
+               result: PlanResult, batch_size: int = BATCH_SIZE) -> bool:
+    """Plan the next batch of recipients and commit; False when there is nothing (more) to plan."""
+    campaign = context.campaign
+    session.refresh(campaign)
+    if campaign.status != "running" or campaign.planning_done:
+        return False
+    cursor = campaign.plan_cursor
+    rows, last_id = next_chunk(session, context.compiled, CONTACT_COLUMNS, after_id=cursor, chunk=batch_size)
+    if last_id == cursor:
+        _finish_planning(session, campaign, now)
+        result.done = True
+        return False
+    # Compare-and-set on the cursor: a second planner (or a restart racing an old one) plans nothing twice.
+    claimed = session.execute(
+        update(Campaign).where(Campaign.id == campaign.id, Campaign.plan_cursor == cursor,
+                               Campaign.status == "running")
+        .values(plan_cursor=last_id, updated_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        session.rollback()
+        return False
+    ids = [row.id for row in rows]
+    already = set(session.scalars(select(CampaignRecipient.contact_id).where(
+        CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.contact_id.in_(ids)))) if ids else set()
+    fresh = [row for row in rows if row.id not in already]
+    result.skipped += len(rows) - len(fresh)
+    links = LinkBatch(base_url=context.base_url, workspace_id=campaign.workspace_id, campaign_id=campaign.id,
+                      now=now) if context.base_url else None
+    outcomes = evaluate(session, context, fresh, start, links) if fresh else []
+    slots = assign_slots(session, context, outcomes, table, start)
+    queued = _write_batch(session, context, outcomes, slots, links, now)
+    rejected = len(outcomes) - queued
+    session.execute(update(Campaign).where(Campaign.id == campaign.id).values(
+        planned_count=Campaign.planned_count + queued,
+        next_slot_at=max(slots.values()) if slots else campaign.next_slot_at,
+    ).execution_options(synchronize_session=False))
+    session.commit()
+    result.batches += 1
+    result.queued += queued
+    result.rejected += rejected
+    result.excluded.update(outcome.rule for outcome in outcomes if not outcome.eligible)
+    return True
+
+
+def _write_batch(session: Session, context: CampaignContext, outcomes: list[Outcome], slots: dict[int, datetime],
+                 links: LinkBatch | None, now: datetime) -> int:
+    """Insert the batch's outbox rows (with their decisions), recipients and short links; returns how many queued."""
+    campaign = context.campaign
+    eligible = [outcome for outcome in outcomes if outcome.eligible and outcome.row.id in slots]
+    conversations = _conversations(session, [outcome.row.id for outcome in eligible])
+    message_rows = []
+    for outcome in eligible:
+        decision, row, slot = outcome.decision, outcome.row, slots[outcome.row.id]
+        channel = context.channel_for(decision.channel, row.country)
+        message_rows.append({
+            "workspace_id": campaign.workspace_id, "contact_id": row.id,
+            "conversation_id": conversations.get(row.id), "direction": "outbound",
+            "channel_id": channel.id if channel else None, "channel_kind": decision.channel,
+            "topic_id": context.topic.id, "source": Source.CAMPAIGN.value, "body": outcome.text,
+            "final_text": decision.final_text, "decision": decision.as_dict(),
+            "request": {"channel": campaign.channel, "reply": False,
+                        "whatsapp_template": _whatsapp_name(outcome.template), "whatsapp_parameters": [],
+                        "language": outcome.language, "campaign_id": campaign.id},
+            "status": "deferred" if slot > now else "pending", "send_at": slot, "attempts": 0,
+            "segments": decision.segments, "encoding": decision.encoding, "redacted": False,
+            "created_at": now, "updated_at": now,
+        })
+    message_ids: dict[int, int] = {}
+    if message_rows:
+        returned = session.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True),
+                                   message_rows).scalars().all()
+        message_ids = {row["contact_id"]: message_id for row, message_id in zip(message_rows, returned, strict=True)}
+    recipients = [{"workspace_id": campaign.workspace_id, "campaign_id": campaign.id, "contact_id": outcome.row.id,
+                   "message_id": message_ids.get(outcome.row.id),
+                   "status": "queued" if outcome.row.id in message_ids else "rejected",
+                   "reason": None if outcome.row.id in message_ids else outcome.rule, "created_at": now}
+                  for outcome in outcomes]
+    if recipients:
+        session.execute(insert(CampaignRecipient), recipients)
+    if links is not None:
+        for outcome in outcomes:
+            if outcome.row.id not in message_ids:
+                links.forget(outcome.row.id)
+        links.insert(session, message_ids)
+    return len(message_ids)
+
+
+def _conversations(session: Session, contact_ids: list[int]) -> dict[int, int]:
+    """The existing conversation of each contact (campaigns open none: a million new threads would bury the inbox)."""
+    found: dict[int, int] = {}
+    for start in range(0, len(contact_ids), 500):
+        chunk = contact_ids[start:start + 500]
+        found.update(session.execute(select(Conversation.contact_id, Conversation.id)
+                                     .where(Conversation.contact_id.in_(chunk))).tuples().all())
+    return found
+
+
+def _finish_planning(session: Session, campaign: Campaign, now: datetime) -> None:
+    """Mark planning done (and the campaign completed when nothing is left to send)."""
+    session.execute(update(Campaign).where(Campaign.id == campaign.id, Campaign.status == "running")
+                    .values(planning_done=True, updated_at=now).execution_options(synchronize_session=False))
+    session.commit()
+    session.refresh(campaign)
+    complete_if_finished(session, campaign, now)
+
+
+def campaign_messages(campaign_id: int):
+    """The ids of a campaign's messages, as a subquery."""
+    return select(CampaignRecipient.message_id).where(CampaignRecipient.campaign_id == campaign_id,
+                                                      CampaignRecipient.message_id.is_not(None))
+
+
+def complete_if_finished(session: Session, campaign: Campaign, now: datetime) -> bool:
+    """A running campaign whose planning is done and whose messages all left (or were refused) is completed."""
+    if campaign.status != "running" or not campaign.planning_done:
+        return False
+    waiting = session.scalar(select(Message.id).where(Message.id.in_(campaign_messages(campaign.id)),
+                                                      Message.status.in_(QUEUED_STATUSES)).limit(1))
+    if waiting is not None:
+        return False
+    campaign.status = "completed"
+    campaign.completed_at = now
+    campaign.updated_at = now
+    session.commit()
+    return True
+
+
+def pause_campaign(session: Session, campaign: Campaign, now: datetime) -> int:
+    """Stop planning and hold every unsent message (those a worker is handing off now still go); returns how many."""
+    if campaign.status != "running":
+        raise conflict(f"the campaign is {campaign.status}; only a running campaign can be paused")
+    held = session.execute(
+        update(Message)
+        .where(Message.id.in_(campaign_messages(campaign.id)), Message.status.in_(("pending", "deferred")),
+               (Message.lease_until.is_(None)) | (Message.lease_until < now))
+        .values(status=HELD, status_detail="campaign paused", updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    campaign.status = "paused"
+    campaign.paused_at = now
+    campaign.updated_at = now
+    session.flush()
+    return held
+
+
+def resume_campaign(session: Session, campaign: Campaign, now: datetime) -> int:
+    """Continue a paused campaign: held messages get new throttle slots from now on; returns how many."""
+    if campaign.status != "paused":
+        raise conflict(f"the campaign is {campaign.status}; only a paused campaign can be resumed")
+    table = SlotTable(per_minute=campaign.throttle_per_minute)
+    rows = session.execute(select(Message.id, Message.send_at).where(
+        Message.id.in_(campaign_messages(campaign.id)), Message.status == HELD).order_by(Message.send_at, Message.id)
+    ).all()
+    changes = []
+    for row in rows:
+        slot = table.take(max(row.send_at or now, now))
+        changes.append({"id": row.id, "status": "deferred" if slot > now else "pending", "send_at": slot,
+                        "status_detail": None, "updated_at": now})
+    for start in range(0, len(changes), BATCH_SIZE):
+        session.execute(update(Message), changes[start:start + BATCH_SIZE])
+    campaign.status = "running"
+    campaign.paused_at = None
+    campaign.updated_at = now
+    session.flush()
+    return len(changes)
+
+
+def cancel_campaign(session: Session, campaign: Campaign, now: datetime) -> int:
+    """Stop a running or paused campaign for good: its unsent messages are refused; returns how many."""
+    if campaign.status not in ("running", "paused"):
+        raise conflict(f"the campaign is {campaign.status}; only a running or paused campaign can be cancelled")
+    cancelled = session.execute(
+        update(Message)
+        .where(Message.id.in_(campaign_messages(campaign.id)), Message.status.in_(("pending", "deferred", HELD)),
+               (Message.lease_until.is_(None)) | (Message.lease_until < now))
+        .values(status="rejected", status_detail="campaign cancelled", updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    campaign.status = "cancelled"
+    campaign.completed_at = now
+    campaign.updated_at = now
+    session.flush()
+    return cancelled
+
+
+def plan_running_campaigns(sessions: sessionmaker[Session], settings: Settings, now: datetime, *,
+                           max_batches: int = 1) -> int:
+    """One worker pass: a few batches of every running campaign, and completion checks; returns batches planned."""
+    with sessions() as session:
+        ids = list(session.scalars(select(Campaign.id).where(Campaign.status == "running").order_by(Campaign.id)))
+    planned = 0
+    for campaign_id in ids:
+        result = plan_campaign(sessions, settings, campaign_id, now, max_batches=max_batches)
+        planned += result.batches
+        with sessions() as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is not None:
+                complete_if_finished(session, campaign, now)
+    return planned
+
+
+# -- statistics --------------------------------------------------------------------------------
+
+
+@dataclass
+class CampaignStats:
+    """What a campaign did so far, in total and per day (UTC)."""
+
+    recipients: int
+    queued: int
+    sent: int
+    delivered: int
+    failed: int
+    rejected: int
+    excluded: dict[str, int]
+    replies: int
+    opt_outs: int
+    clicks: int
+    unique_clicks: int
+    daily: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form used by the API."""
+        return dict(self.__dict__)
+
+
+def campaign_stats(session: Session, campaign: Campaign) -> CampaignStats:
+    """Sent, delivered, failed, replies, opt-outs and clicks, in total and per day."""
+    by_status = dict(session.execute(
+        select(Message.status, func.count()).where(Message.id.in_(campaign_messages(campaign.id)))
+        .group_by(Message.status)).tuples().all())
+    excluded = dict(session.execute(
+        select(CampaignRecipient.reason, func.count()).where(CampaignRecipient.campaign_id == campaign.id,
+                                                             CampaignRecipient.status == "rejected")
+        .group_by(CampaignRecipient.reason)).tuples().all())
+    recipients = int(session.scalar(select(func.count()).select_from(CampaignRecipient)
+                                     .where(CampaignRecipient.campaign_id == campaign.id)) or 0)
+    daily: dict[str, Counter[str]] = defaultdict(Counter)
+    sent_rows = session.execute(
+        select(Message.contact_id, Message.sent_at, Message.delivered_at, Message.status)
+        .where(Message.id.in_(campaign_messages(campaign.id)), Message.sent_at.is_not(None))).all()
+    first_sent: dict[int, datetime] = {}
+    for contact_id, sent_at, delivered_at, status in sent_rows:
+        daily[sent_at.date().isoformat()]["sent"] += 1
+        first_sent[contact_id] = min(sent_at, first_sent.get(contact_id, sent_at))
+        if delivered_at is not None and status in DELIVERED_STATUSES:
+            daily[delivered_at.date().isoformat()]["delivered"] += 1
+        if status in FAILED_STATUSES:
+            daily[sent_at.date().isoformat()]["failed"] += 1
+    replies = _attributed(session, first_sent, _inbound_times, "replies", daily)
+    opt_outs = _attributed(session, first_sent, _opt_out_times(campaign.topic_id), "opt_outs", daily)
+    clicks = 0
+    unique = 0
+    for (clicked_at, link_id) in session.execute(
+            select(LinkClick.clicked_at, LinkClick.short_link_id).join(ShortLink, ShortLink.id == LinkClick.short_link_id)
+            .where(ShortLink.campaign_id == campaign.id)):
+        clicks += 1
+        daily[clicked_at.date().isoformat()]["clicks"] += 1
+    unique = int(session.scalar(select(func.count(func.distinct(ShortLink.contact_id))).where(
+        ShortLink.campaign_id == campaign.id, ShortLink.click_count > 0)) or 0)
+    return CampaignStats(
+        recipients=recipients,
+        queued=sum(by_status.get(status, 0) for status in QUEUED_STATUSES),
+        sent=sum(by_status.get(status, 0) for status in LEFT_STATUSES),
+        delivered=sum(by_status.get(status, 0) for status in DELIVERED_STATUSES),
+        failed=sum(by_status.get(status, 0) for status in FAILED_STATUSES),
+        rejected=by_status.get("rejected", 0), excluded=excluded, replies=replies, opt_outs=opt_outs,
+        clicks=clicks, unique_clicks=unique,
+        daily=[{"day": day, **{key: counts.get(key, 0) for key in
+                               ("sent", "delivered", "failed", "replies", "opt_outs", "clicks")}}
+               for day, counts in sorted(daily.items())],
+    )
+
+
+def _inbound_times(session: Session, contact_ids: list[int]) -> Iterable[tuple[int, datetime]]:
+    """(contact id, time) of inbound messages from these contacts."""
+    return session.execute(select(Message.contact_id, Message.created_at).where(
+        Message.contact_id.in_(contact_ids), Message.direction == "inbound")).tuples().all()
+
+
+def _opt_out_times(topic_id: int | None):
+    """A reader of (contact id, time) of opt-outs from the campaign's topic or from everything."""
+    def read(session: Session, contact_ids: list[int]) -> Iterable[tuple[int, datetime]]:
+        """Opt-out events of these contacts."""
+        topic_match = ConsentEvent.topic_id.is_(None) if topic_id is None else \
+            (ConsentEvent.topic_id.is_(None)) | (ConsentEvent.topic_id == topic_id)
+        return session.execute(select(ConsentEvent.contact_id, ConsentEvent.occurred_at).where(
+            ConsentEvent.contact_id.in_(contact_ids), ConsentEvent.status == "opted_out", topic_match)).tuples().all()
+    return read
+
+
+def _attributed(session: Session, first_sent: dict[int, datetime], reader, key: str,
+                daily: dict[str, Counter[str]]) -> int:
+    """Contacts with at least one event within the attribution window after their campaign message."""
+    contacts = list(first_sent)
+    counted: set[int] = set()
+    for start in range(0, len(contacts), 500):
+        for contact_id, moment in reader(session, contacts[start:start + 500]):
+            sent_at = first_sent[contact_id]
+            if contact_id not in counted and sent_at <= moment <= sent_at + ATTRIBUTION_WINDOW:
+                counted.add(contact_id)
+                daily[moment.date().isoformat()][key] += 1
+    return len(counted)

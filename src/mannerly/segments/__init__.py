@@ -1,0 +1,1 @@
+"""Segments (O5): saved, dynamic filters over contacts, compiled to SQL."""
