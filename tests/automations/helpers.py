@@ -28,6 +28,7 @@ TEMPLATES = [
     ("reminder", "ko", "예약 알림: {{ appointment_date }} {{ appointment_time }}. 확인은 네, 변경은 아니요로 답해 주세요."),
     ("payment_due", "en", "Your payment is due on {{ payment_due }}."),
     ("rate_us", "en", "How was your visit? Reply 1 to 5."),
+    ("spring", "en", "Thanks for your order {{ order_number }}! Our spring picks: https://acme.test/spring"),
 ]
 
 

@@ -334,3 +334,28 @@ def test_a_broken_automation_does_not_stop_the_others(shop, clock) -> None:
     _event, _created, runs = post_event(shop, "order_shipped", contact_id, {"order_number": "F-1"})
     assert [run.status for run in runs] == ["failed"] and "carrier" in runs[0].detail
     assert shop.runs(broken)[0].message_id is None
+
+
+def test_links_in_automation_texts_become_tracked_short_links(shop, clock, monkeypatch) -> None:
+    """With a links base URL, each contact's message carries its own short link, tied to the automation and message."""
+    from mannerly.models import ShortLink
+
+    monkeypatch.setattr(shop.runtime, "settings",
+                        shop.runtime.settings.model_copy(update={"public_base_url": "https://go.acme.test"}))
+    clock.set(at("2025-03-04T16:00"))
+    automation_id = shop.automation("Spring", "after_event", "orders", "spring", event_type="purchase",
+                                    delay_minutes=5)
+    first = shop.contact("+14155550108", time_zone="America/New_York")
+    second = shop.contact("+14155550109", time_zone="America/New_York")
+    post_event(shop, "purchase", first, {"order_number": "G-1"})
+    post_event(shop, "purchase", second, {"order_number": "G-2"})
+    clock.advance(minutes=6)
+    run_due(shop.runtime)
+    with shop.session() as session:
+        links = session.scalars(select(ShortLink).order_by(ShortLink.id)).all()
+    assert [(link.contact_id, link.automation_id, link.url) for link in links] == [
+        (first, automation_id, "https://acme.test/spring"), (second, automation_id, "https://acme.test/spring")]
+    for link, contact_id in zip(links, (first, second), strict=True):
+        [message] = shop.messages(contact_id)
+        assert link.message_id == message.id
+        assert message.body.endswith(f"https://go.acme.test/l/{link.code}")

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from mannerly.api.deps import NowDep, SessionDep, WorkspaceDep
+from mannerly.api.deps import NowDep, RuntimeDep, SessionDep, WorkspaceDep
 from mannerly.automations.events import record_event, start_event_automations
+from mannerly.links.service import links_base_url
 from mannerly.models.automation import AutomationRun, BusinessEvent
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -53,12 +54,13 @@ def event_out(event: BusinessEvent, created: bool, runs: list[AutomationRun]) ->
 
 @router.post("", status_code=201, response_model=EventOut, summary="Post a business event")
 def post_event(body: EventIn, response: Response, session: SessionDep, workspace: WorkspaceDep,
-               now: NowDep) -> EventOut:
+               now: NowDep, runtime: RuntimeDep) -> EventOut:
     """Store the event (once per `id`) and fire the automations it starts; 200 when it was posted before."""
     event, created = record_event(session, workspace, type=body.type, contact=body.contact, data=body.data,
                                   external_id=body.id, occurred_at=body.occurred_at, now=now)
     session.commit()
-    runs = start_event_automations(session, workspace, event, now) if created else []
+    runs = start_event_automations(session, workspace, event, now,
+                                   links_base=links_base_url(runtime.settings, workspace)) if created else []
     if not created:
         response.status_code = 200
         runs = list(session.scalars(select(AutomationRun).where(AutomationRun.event_id == event.id)))

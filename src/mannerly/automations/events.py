@@ -134,8 +134,8 @@ def event_appointment(session: Session, event: BusinessEvent) -> Appointment | N
                                                     Appointment.external_id == appointment_key(event)))
 
 
-def start_event_automations(session: Session, workspace: Workspace, event: BusinessEvent,
-                            now: datetime) -> list[AutomationRun]:
+def start_event_automations(session: Session, workspace: Workspace, event: BusinessEvent, now: datetime, *,
+                            links_base: str | None = None) -> list[AutomationRun]:
     """Fire the automations this event starts at once (after_event without delay); one commit each.
 
     Delayed ones (a check-in after N days) are fired by the scheduler when due.
@@ -154,7 +154,7 @@ def start_event_automations(session: Session, workspace: Workspace, event: Busin
             continue
         run = fire(session, workspace, automation, topic, contact, f"event:{event.id}", now,
                    data=event_template_data(event), event_id=event.id,
-                   appointment=event_appointment(session, event))
+                   appointment=event_appointment(session, event), links_base=links_base)
         session.commit()
         if run is not None:
             runs.append(run)

@@ -28,6 +28,7 @@ from mannerly.automations.timing import (
     win_back_occurrence,
     yearly_occurrence,
 )
+from mannerly.links.service import links_base_url
 from mannerly.models import Contact, Topic, Workspace
 from mannerly.models.automation import Appointment, Automation, AutomationRun, BusinessEvent
 
@@ -195,7 +196,8 @@ def claim_pass(session: Session, automation: Automation, now: datetime) -> bool:
     return bool(claimed)
 
 
-def run_automation(session: Session, automation: Automation, now: datetime, stats: SchedulerStats) -> None:
+def run_automation(session: Session, automation: Automation, now: datetime, stats: SchedulerStats, *,
+                   links_base: str | None = None) -> None:
     """One pass of one automation: claim it, find who is due, fire each occurrence in its own transaction."""
     if not claim_pass(session, automation, now):
         return
@@ -211,7 +213,8 @@ def run_automation(session: Session, automation: Automation, now: datetime, stat
     automation_id = automation.id
     for candidate in pending[:MAX_FIRES_PER_PASS]:
         run = fire(session, workspace, automation, topic, candidate.contact, candidate.occurrence_key, now,
-                   data=candidate.data, event_id=candidate.event_id, appointment=candidate.appointment)
+                   data=candidate.data, event_id=candidate.event_id, appointment=candidate.appointment,
+                   links_base=links_base)
         session.commit()
         if run is None:
             stats.skipped += 1
@@ -235,7 +238,7 @@ def run_due(runtime: Any, now: datetime | None = None) -> SchedulerStats:
         session.commit()
         for automation in due:
             try:
-                run_automation(session, automation, now, stats)
+                run_automation(session, automation, now, stats, links_base=links_base_url(runtime.settings))
             except Exception as error:  # a broken automation must not stop the others or the dispatcher
                 session.rollback()
                 log.exception("automation %s failed", automation.id)

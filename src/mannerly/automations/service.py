@@ -9,6 +9,7 @@ A second worker, a restart or a repeated event finds the row and fires nothing.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,8 @@ from mannerly.automations.coupons import clean_prefix, issue_coupon
 from mannerly.automations.timing import zone_of
 from mannerly.contacts.state import contact_time_zones
 from mannerly.errors import ProblemError, conflict, invalid, not_found
-from mannerly.messages.service import OutboundIntent, submit
+from mannerly.links.service import attach_message, shorten_text
+from mannerly.messages.service import OutboundIntent, choose_template, render_intent_text, submit, template_data
 from mannerly.models import Contact, Template, Topic, Workspace
 from mannerly.models.automation import AUTOMATION_KINDS, Appointment, Automation, AutomationRun
 from mannerly.policy.types import Source
@@ -156,7 +158,7 @@ def appointment_data(appointment: Appointment, zone_name: str) -> dict[str, Any]
 
 def fire(session: Session, workspace: Workspace, automation: Automation, topic: Topic, contact: Contact,
          occurrence_key: str, now: datetime, *, data: dict[str, Any] | None = None, event_id: int | None = None,
-         appointment: Appointment | None = None) -> AutomationRun | None:
+         appointment: Appointment | None = None, links_base: str | None = None) -> AutomationRun | None:
     """Claim one occurrence and queue its message through the engine; None when it was already claimed.
 
     Runs in the caller's transaction, which must hold nothing else uncommitted: when another
@@ -186,6 +188,7 @@ def fire(session: Session, workspace: Workspace, automation: Automation, topic: 
     intent = OutboundIntent(topic=topic.name, contact_id=contact.id, template=automation.template_name,
                             data=values, source=Source.AUTOMATION)
     try:
+        intent, links = with_tracked_links(session, workspace, automation, contact, intent, links_base, now)
         message = submit(session, workspace, intent, now)
     except ProblemError as error:
         # A template that cannot be rendered for this contact: the occurrence is spent, the reason kept.
@@ -193,6 +196,8 @@ def fire(session: Session, workspace: Workspace, automation: Automation, topic: 
         session.flush()
         return run
     run.message_id = message.id
+    if links:
+        attach_message(session, links, message.id)
     if message.status == "rejected":
         run.status, run.detail = "rejected", message.status_detail
     else:
@@ -200,6 +205,27 @@ def fire(session: Session, workspace: Workspace, automation: Automation, topic: 
                                  appointment_id=appointment.id if appointment else None)
     session.flush()
     return run
+
+
+def with_tracked_links(session: Session, workspace: Workspace, automation: Automation, contact: Contact,
+                       intent: OutboundIntent, links_base: str | None, now: datetime) -> tuple[OutboundIntent, list]:
+    """The intent with its links replaced by this contact's short links (O8), when a links base URL is set.
+
+    The template is rendered here so its links can be replaced; an approved WhatsApp template
+    is left alone (its text must match what WhatsApp approved).
+    """
+    if not links_base:
+        return intent, []
+    language = contact.language or workspace.default_language
+    template = choose_template(session, workspace, automation.template_name, language)
+    if template.whatsapp_name and (template.whatsapp_status or "").upper() == "APPROVED":
+        return intent, []
+    text = render_intent_text(template, template_data(template, intent, contact))
+    shortened, links = shorten_text(session, links_base, workspace.id, text, now, contact_id=contact.id,
+                                    automation_id=automation.id)
+    if not links:
+        return intent, []
+    return replace(intent, text=shortened, template=None, data=None, language=template.language), links
 
 
 def already_fired(session: Session, automation_id: int, keys: list[tuple[int, str]]) -> set[tuple[int, str]]:
