@@ -171,24 +171,35 @@ class _Compiler:
             json_type = func.json_type(Contact.attributes, json_path)
             number_types = ("integer", "real")
             string_type = "text"
+        # coalesce: a missing key gives NULL, which would make NOT (...) unknown instead of true.
+        kind = func.coalesce(json_type, "missing")
         if op == "exists":
-            return and_(json_type.is_not(None), json_type != "null")
+            return kind.not_in(("missing", "null"))
         if op == "missing":
-            return or_(json_type.is_(None), json_type == "null")
+            return kind.in_(("missing", "null"))
+        negated = {"ne": "eq", "not_in": "in"}.get(op)
+        if negated:
+            # "not equal" also holds for contacts without the attribute, as it does for columns.
+            return not_(self.attribute(key, negated, value, value_type, path))
+        if isinstance(value, bool) or (isinstance(value, list) and value and isinstance(value[0], bool)):
+            return self.boolean(as_text, kind, op, value, path)
+        is_string = kind == string_type
         if value_type == "number":
             if self.postgres:
-                # PostgreSQL may evaluate AND in any order: the cast must not see a non-number.
-                number = case((json_type == "number", cast(as_text, Float)), else_=None)
-                return self.comparison(number, op, value, text=False) if op not in ("ne", "not_in") else \
-                    and_(json_type == "number", self.comparison(number, op, value, text=False))
-            return and_(json_type.in_(number_types), self.comparison(as_text, op, value, text=False))
+                # PostgreSQL may evaluate AND in any order: the cast must never see a non-number.
+                number = case((kind == "number", cast(as_text, Float)), else_=None)
+                holds = func.coalesce(self.comparison(number, op, value, text=False), false())
+            else:
+                holds = and_(kind.in_(number_types), self.comparison(as_text, op, value, text=False))
+            if op in ("eq", "in"):
+                # Digits stored as text (a zip code, a member number) equal the same number.
+                holds = or_(holds, and_(is_string, self.comparison(as_text, op, _as_texts(value), text=True)))
+            return holds
         if op in ("within_days", "older_than_days"):
             cutoff = (self.now - timedelta(days=value)).date().isoformat()
-            return and_(json_type == string_type, as_text >= cutoff if op == "within_days" else as_text < cutoff)
-        # Texts and ISO dates compare as strings; booleans are stored as JSON true/false.
-        if isinstance(value, bool) or (isinstance(value, list) and value and isinstance(value[0], bool)):
-            return self.boolean(as_text, json_type, op, value, path)
-        return and_(json_type == string_type, self.comparison(as_text, op, _as_texts(value), text=True))
+            return and_(is_string, as_text >= cutoff if op == "within_days" else as_text < cutoff)
+        # Texts and ISO dates compare as strings.
+        return and_(is_string, self.comparison(as_text, op, _as_texts(value), text=True))
 
     def boolean(self, as_text: Any, json_type: Any, op: str, value: Any, path: str) -> ColumnElement[bool]:
         """attributes.<key> is (or is not) JSON true/false."""
@@ -196,8 +207,7 @@ class _Compiler:
             raise SegmentFilterError(_join(path, "op"), "true/false can only be compared with eq or ne")
         word = "true" if value else "false"
         # PostgreSQL calls both 'boolean' and shows the word through ->>; SQLite's json_type is the word.
-        holds = and_(json_type == "boolean", as_text == word) if self.postgres else json_type == word
-        return holds if op == "eq" else not_(holds)
+        return and_(json_type == "boolean", as_text == word) if self.postgres else json_type == word
 
     def comparison(self, column: Any, op: str, value: Any, *, text: bool) -> ColumnElement[bool]:
         """column <op> value for the operators of filters.OPERATORS (except exists/missing on attributes)."""
