@@ -897,9 +897,11 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(router)
     # Imported here: these page modules import this one.
     from mannerly.web import automations as automation_pages
+    from mannerly.web import campaigns as campaign_pages
     from mannerly.web import reports as report_pages
 
     app.include_router(automation_pages.router)
+    app.include_router(campaign_pages.router)
     app.include_router(report_pages.router)
     app.add_middleware(SessionMiddleware, secret_key=session_secret(runtime.settings), session_cookie=SESSION_COOKIE,
                        max_age=SESSION_MAX_AGE, same_site="lax", https_only=False)
