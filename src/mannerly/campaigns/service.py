@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,7 +43,7 @@ from mannerly.models import (
 )
 from mannerly.campaigns.planner import LocalTimeHistogram, SlotTable, exclusion_rule
 from mannerly.policy.engine import decide
-from mannerly.policy.types import Action, Decision, Policy, SendRequest, Source
+from mannerly.policy.types import Action, Decision, Policy, SendRequest, Source, Verdict
 from mannerly.segments.compiler import CompiledFilter
 from mannerly.segments.service import compiled_for, count_matching, iter_matching, next_chunk
 from mannerly.templates.render import (
@@ -356,13 +357,38 @@ def assign_slots(session: Session, context: CampaignContext, outcomes: list[Outc
     redecide: list[Outcome] = []
     for outcome in eligible:
         earliest = outcome.decision.send_at or at
-        if table.peek(earliest) - earliest > REDECIDE_AFTER:
+        if needs_new_decision(table.peek(earliest), earliest, contact_time_zones(outcome.row), context.policy):
             redecide.append(outcome)
             continue
         slots[outcome.row.id] = table.take(earliest)
     if redecide:
         slots.update(_redecide_late(session, context, redecide, table, at))
     return slots
+
+
+def needs_new_decision(slot: datetime, earliest: datetime, zones: tuple[str, ...], policy: Policy) -> bool:
+    """True when a throttle slot may fall outside what the engine allowed: much later, another local day,
+    or outside the policy's daily window in one of the recipient's zones."""
+    if slot == earliest:
+        return False
+    if slot - earliest > REDECIDE_AFTER:
+        return True
+    for name in zones or ("UTC",):
+        zone = _zone(name)
+        local = slot.astimezone(zone)
+        if local.date() != earliest.astimezone(zone).date():
+            return True
+        if not policy.window_start <= local.time() < policy.window_end:
+            return True
+    return False
+
+
+def _zone(name: str) -> ZoneInfo:
+    """A zone by name (UTC when unknown)."""
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def _redecide_late(session: Session, context: CampaignContext, outcomes: list[Outcome], table: SlotTable,
@@ -415,6 +441,7 @@ class Preview:
     sampled: bool
     eligible: int
     excluded: dict[str, int]
+    deferred: dict[str, int]  # eligible messages held back (quiet hours, holidays, caps), by rule
     by_hour: list[int]
     by_day: list[tuple[str, int]]
     channels: list[ChannelEstimate]
@@ -428,7 +455,7 @@ class Preview:
         return {
             "segment_count": self.segment_count, "evaluated": self.evaluated, "sampled": self.sampled,
             "eligible": self.eligible, "excluded": self.excluded,
-            "excluded_total": sum(self.excluded.values()),
+            "excluded_total": sum(self.excluded.values()), "deferred": self.deferred,
             "schedule": {"by_local_hour": self.by_hour,
                          "by_local_day": [{"day": day, "messages": count} for day, count in self.by_day],
                          "first_send_at": self.first_send_at.isoformat() if self.first_send_at else None,
@@ -466,6 +493,10 @@ def preview_campaign(session: Session, settings: Settings, campaign: Campaign, n
     evaluated = len(outcomes)
     scale = total / evaluated if evaluated else 0.0
     excluded = Counter(outcome.rule for outcome in outcomes if not outcome.eligible)
+    deferred: Counter[str] = Counter()
+    for outcome in outcomes:
+        if outcome.eligible and outcome.decision.action is Action.DEFER:
+            deferred.update({reason.rule for reason in outcome.decision.reasons if reason.verdict is Verdict.DEFER})
     histogram = LocalTimeHistogram()
     estimates: dict[str, ChannelEstimate] = {}
     samples: list[dict[str, Any]] = []
@@ -501,6 +532,7 @@ def preview_campaign(session: Session, settings: Settings, campaign: Campaign, n
         segment_count=total, evaluated=evaluated, sampled=step > 1,
         eligible=round(sum(1 for outcome in outcomes if outcome.eligible) * scale),
         excluded={rule: round(count * scale) for rule, count in excluded.most_common()},
+        deferred={rule: round(count * scale) for rule, count in deferred.most_common()},
         by_hour=[round(count * scale) for count in histogram.hours()],
         by_day=[(day, round(count * scale)) for day, count in histogram.days()],
         channels=sorted(estimates.values(), key=lambda estimate: -estimate.messages),
@@ -511,9 +543,7 @@ def preview_campaign(session: Session, settings: Settings, campaign: Campaign, n
 
 def _local(moment: datetime, zones: tuple[str, ...]) -> str:
     """The moment in the recipient's first zone, ISO with offset."""
-    from zoneinfo import ZoneInfo
-
-    return moment.astimezone(ZoneInfo(zones[0])).isoformat() if zones else moment.isoformat()
+    return moment.astimezone(_zone(zones[0])).isoformat() if zones else moment.isoformat()
 
 
 # -- launch, plan, pause, resume ---------------------------------------------------------------
@@ -668,7 +698,7 @@ def _conversations(session: Session, contact_ids: list[int]) -> dict[int, int]:
     for start in range(0, len(contact_ids), 500):
         chunk = contact_ids[start:start + 500]
         found.update(session.execute(select(Conversation.contact_id, Conversation.id)
-                                     .where(Conversation.contact_id.in_(chunk))).tuples().all())
+                                     .where(Conversation.contact_id.in_(chunk))).all())
     return found
 
 
@@ -805,11 +835,11 @@ def campaign_stats(session: Session, campaign: Campaign) -> CampaignStats:
     """Sent, delivered, failed, replies, opt-outs and clicks, in total and per day."""
     by_status = dict(session.execute(
         select(Message.status, func.count()).where(Message.id.in_(campaign_messages(campaign.id)))
-        .group_by(Message.status)).tuples().all())
+        .group_by(Message.status)).all())
     excluded = dict(session.execute(
         select(CampaignRecipient.reason, func.count()).where(CampaignRecipient.campaign_id == campaign.id,
                                                              CampaignRecipient.status == "rejected")
-        .group_by(CampaignRecipient.reason)).tuples().all())
+        .group_by(CampaignRecipient.reason)).all())
     recipients = int(session.scalar(select(func.count()).select_from(CampaignRecipient)
                                      .where(CampaignRecipient.campaign_id == campaign.id)) or 0)
     daily: dict[str, Counter[str]] = defaultdict(Counter)
@@ -852,7 +882,7 @@ def campaign_stats(session: Session, campaign: Campaign) -> CampaignStats:
 def _inbound_times(session: Session, contact_ids: list[int]) -> Iterable[tuple[int, datetime]]:
     """(contact id, time) of inbound messages from these contacts."""
     return session.execute(select(Message.contact_id, Message.created_at).where(
-        Message.contact_id.in_(contact_ids), Message.direction == "inbound")).tuples().all()
+        Message.contact_id.in_(contact_ids), Message.direction == "inbound")).all()
 
 
 def _opt_out_times(topic_id: int | None):
@@ -862,7 +892,7 @@ def _opt_out_times(topic_id: int | None):
         topic_match = ConsentEvent.topic_id.is_(None) if topic_id is None else \
             (ConsentEvent.topic_id.is_(None)) | (ConsentEvent.topic_id == topic_id)
         return session.execute(select(ConsentEvent.contact_id, ConsentEvent.occurred_at).where(
-            ConsentEvent.contact_id.in_(contact_ids), ConsentEvent.status == "opted_out", topic_match)).tuples().all()
+            ConsentEvent.contact_id.in_(contact_ids), ConsentEvent.status == "opted_out", topic_match)).all()
     return read
 
 
