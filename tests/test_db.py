@@ -27,8 +27,8 @@ EXPECTED_TABLES = {
     # 0002: the inbox
     "teams", "team_members", "conversation_notes", "conversation_events", "canned_replies", "faq_entries",
     "csat_responses", "service_settings", "booking_slots", "bookings",
-    "automations", "automation_runs", "business_events", "appointments", "coupon_codes", "quick_reply_sets", "quick_reply_prompts", "quick_reply_answers",  # 0004: automations
     "segments", "campaigns", "campaign_recipients", "short_links", "link_clicks",  # 0003: campaigns
+    "automations", "automation_runs", "business_events", "appointments", "coupon_codes", "quick_reply_sets", "quick_reply_prompts", "quick_reply_answers",  # 0004: automations
 }
 
 URL_CASES = [
