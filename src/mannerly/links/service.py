@@ -123,7 +123,9 @@ class LinkBatch:
             for row in links:
                 rows.append({**row, "message_id": message_ids.get(key)})
         if rows:
-            session.execute(insert(ShortLink), rows)
+            from mannerly.campaigns.service import bulk_insert  # the campaigns module imports this one
+
+            bulk_insert(session, ShortLink.__table__, rows)
         self.pending.clear()
         return len(rows)
 
