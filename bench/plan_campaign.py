@@ -74,7 +74,8 @@ def contact_rows(count: int, workspace_id: int, seed: int = 5):
                 break
             pick -= share
         tags = ["vip"] if rng.random() < 0.1 else []
-        attributes = {"city": rng.choice(CITIES[country]), "age": rng.randint(18, 80)}
+        attributes = {"city": rng.choice(CITIES[country]), "age": rng.randint(18, 80),
+                      "birthday": f"{rng.randint(1950, 2006)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"}
         yield (workspace_id, phone_for(country, index), country, language, rng.choice(FIRST_NAMES[language]),
                json.dumps(attributes), json.dumps(tags), 1 if rng.random() < 0.02 else 0, STAMP, STAMP)
 

@@ -21,8 +21,10 @@ REFINE_CHUNK = 5000
 
 def filter_problem(error: SegmentFilterError, prefix: str = "filter") -> ProblemError:
     """A 422 naming the bad node of a filter, e.g. field 'filter.all[2].op'."""
-    where = f"{prefix}.{error.path}" if error.path and not error.path.startswith("text") else \
-        (error.path if error.path.startswith("text") else prefix)
+    if error.path.startswith("text"):
+        where = error.path  # a position in the text form, e.g. text[2]
+    else:
+        where = f"{prefix}.{error.path}" if error.path else prefix
     return ProblemError(422, "Invalid segment filter", str(error), [FieldError(where, error.message)])
 
 
