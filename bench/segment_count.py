@@ -128,16 +128,18 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
     report: dict = {"contacts": options.contacts, "machine_before": machine(), "databases": {}}
-    directory = Path(tempfile.mkdtemp(prefix="mannerly-segments-"))
-    path = directory / "mannerly.db"
-    build_sqlite(path, options.contacts)
-    report["databases"]["sqlite"] = time_counts(f"sqlite:///{path}", options.rounds)
-    for leftover in directory.iterdir():
-        leftover.unlink()
-    directory.rmdir()
+    if not options.no_sqlite:
+        directory = Path(tempfile.mkdtemp(prefix="mannerly-segments-"))
+        path = directory / "mannerly.db"
+        build_sqlite(path, options.contacts)
+        report["databases"]["sqlite"] = time_counts(f"sqlite:///{path}", options.rounds)
+        for leftover in directory.iterdir():
+            leftover.unlink()
+        directory.rmdir()
     if not options.no_postgres:
         built = build_postgres(options.contacts)
         if built is None:
