@@ -21,7 +21,7 @@ from mannerly.api import (
     whatsapp,
     workspace,
 )
-from mannerly.api import automations, events, reports
+from mannerly.api import automations, campaigns, events, reports, segments
 from mannerly.api.problems import install_problem_handlers
 from mannerly.outbox.dispatcher import WorkerThread
 from mannerly.runtime import Runtime
@@ -57,8 +57,9 @@ def create_app(runtime: Runtime, *, start_worker: bool = True) -> FastAPI:
     for module in (contacts, topics, templates, workspace, channels, whatsapp, messages, conversations, inbox,
                    simulator, webhooks):
         app.include_router(module.router)
-    for module in (automations, events, reports):  # issue 5: automations, business events, reports
+    for module in (automations, events, reports, segments, campaigns):
         app.include_router(module.router)
+    app.include_router(campaigns.links_router)  # public short links: /l/{code}
 
     mount_web(app)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from mannerly.api import campaigns as campaign_api
-from mannerly.api import segments as segment_api
 from mannerly.app import create_app
 from mannerly.config import Settings
 from mannerly.runtime import Runtime
@@ -34,12 +32,8 @@ def shop(runtime) -> Shop:
 
 
 def app_with_campaigns(runtime):
-    """The app with the segment, campaign and short-link routers (app.py includes them after integration)."""
-    app = create_app(runtime, start_worker=False)
-    # Once app.py includes them this adds a second copy, which is harmless: the first match answers.
-    for router in (segment_api.router, campaign_api.router, campaign_api.links_router):
-        app.include_router(router)
-    return app
+    """The application as served: app.py mounts the segment, campaign and short-link routers."""
+    return create_app(runtime, start_worker=False)
 
 
 @pytest.fixture

@@ -254,6 +254,22 @@ def test_a_campaign_completes_when_planned_and_everything_has_left(runtime, shop
     assert sum(day["sent"] for day in stats.daily) == 6
 
 
+def test_the_worker_alone_plans_sends_and_completes_a_launched_campaign(runtime, shop, clock):
+    campaign_id = new_campaign(runtime, shop, throttle_per_minute=100)
+    launch(runtime, campaign_id)  # nothing planned yet: the worker's passes must do it
+    clock.advance(hours=7)  # past 09:00 in Athens
+    passes = []
+    for _ in range(4):  # the throttle spreads six messages over a few seconds
+        passes.append(Dispatcher(runtime).run_once())
+        clock.advance(minutes=1)
+    assert sum(stats.campaign_batches for stats in passes) >= 1
+    assert not [error for stats in passes for error in stats.errors]
+    with runtime.session() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign.status == "completed"
+        assert service.campaign_stats(session, campaign).sent == 6
+
+
 def test_only_drafts_change_and_launch(runtime, shop):
     campaign_id = new_campaign(runtime, shop)
     launch(runtime, campaign_id)

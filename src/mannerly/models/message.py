@@ -15,9 +15,9 @@ MESSAGE_SOURCES: tuple[str, ...] = (
     "api", "agent", "campaign", "automation", "bot", "auto_reply", "keyword_reply", "customer",
 )
 OUTBOUND_STATUSES: tuple[str, ...] = (
-    "pending", "deferred", "sending", "sent", "delivered", "undelivered", "failed", "rejected",
+    "pending", "deferred", "held", "sending", "sent", "delivered", "undelivered", "failed", "rejected",
     "unknown",
-)
+)  # "held": a paused campaign's queued message, sent again only when the campaign resumes
 INBOUND_STATUSES: tuple[str, ...] = ("received",)
 
 
@@ -32,6 +32,8 @@ class Message(Base):
         Index("ix_messages_channel_id_provider_message_id", "channel_id", "provider_message_id"),
         Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
         Index("ix_messages_contact_id_created_at", "contact_id", "created_at"),
+        # Per-contact state (caps, duplicates, cold contact) reads a chunk of contacts' counted messages.
+        Index("ix_messages_contact_id_status", "contact_id", "status"),
         # Inbound dedupe: a replayed webhook carries the same provider event id. Outbound rows
         # leave provider_event_id NULL (NULLs never collide), so providers that reuse message
         # ids over time (SMPP counters) can never make an outbound write fail.

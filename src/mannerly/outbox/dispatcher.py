@@ -73,6 +73,7 @@ class DispatchStats:
     recovered: int = 0
     reconciled: int = 0
     automations_fired: int = 0
+    campaign_batches: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -196,6 +197,7 @@ class Dispatcher:
         stats = DispatchStats()
         self.recover_abandoned(stats)
         self.run_automations(stats)
+        self.plan_campaigns(stats)
         claimed = self.claim_due()
         stats.claimed = len(claimed)
         if claimed:
@@ -222,6 +224,17 @@ class Dispatcher:
             return
         stats.automations_fired += result.fired
         stats.errors.extend(result.errors)
+
+    def plan_campaigns(self, stats: DispatchStats) -> None:
+        """Plan the next recipients of every running campaign and complete the finished ones."""
+        from mannerly.campaigns.service import plan_running_campaigns  # same import cycle as the scheduler's
+
+        try:
+            stats.campaign_batches += plan_running_campaigns(self.runtime.sessionmaker, self.runtime.settings,
+                                                             self.runtime.now())
+        except Exception as error:  # a broken campaign must not stop what is already queued
+            log.exception("campaign planning pass failed")
+            stats.errors.append(f"campaigns: {error}")
 
     def claim_due(self) -> list[int]:
         """Lease a batch of due rows to this worker and return their ids."""
