@@ -224,7 +224,8 @@ def test_serve_prints_the_address_and_demo_key(runner, database, settings, monke
     assert key in out
     assert f"curl -X POST http://127.0.0.1:8123{cli.API_MESSAGES_PATH}" in out
     assert isinstance(started.pop("app"), fastapi.FastAPI)
-    assert started == {"host": "127.0.0.1", "port": 8123, "log_level": "info", "start_worker": False}
+    assert started == {"host": "127.0.0.1", "port": 8123, "log_level": "info", "log_config": None,
+                       "start_worker": False}
 
 
 def test_worker_stops_cleanly_on_sigterm(database):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import text
 
 from mannerly import __version__
 from mannerly.api import (
@@ -22,7 +24,9 @@ from mannerly.api import (
     workspace,
 )
 from mannerly.api import automations, campaigns, events, reports, segments
-from mannerly.api.problems import install_problem_handlers
+from mannerly.api.problems import install_problem_handlers, problem_response
+from mannerly.db import current_revision, head_revision
+from mannerly.observability import render_metrics
 from mannerly.outbox.dispatcher import WorkerThread
 from mannerly.runtime import Runtime
 from mannerly.web.routes import mount_web
@@ -35,6 +39,27 @@ excessive messages, short clear content.
 Authenticate with a workspace API key: `Authorization: Bearer mly_…`.
 Every error is an RFC 9457 `application/problem+json` document.
 """
+
+def readiness_checks(runtime: Runtime) -> dict[str, str]:
+    """Each dependency's state: "ok" or what is wrong with it."""
+    checks: dict[str, str] = {}
+    try:
+        with runtime.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        current, head = current_revision(runtime.engine), head_revision()
+        checks["database"] = "ok" if current == head else f"schema at {current or 'none'}, needs {head}"
+    except Exception as error:  # any failure means not ready; the detail says which
+        checks["database"] = f"unreachable: {type(error).__name__}"
+    if runtime.settings.redis_url:
+        try:
+            import redis
+
+            redis.Redis.from_url(runtime.settings.redis_url, socket_timeout=1).ping()
+            checks["redis"] = "ok"
+        except Exception as error:  # noqa: BLE001 - reported, not raised
+            checks["redis"] = f"unreachable: {type(error).__name__}"
+    return checks
+
 
 def create_app(runtime: Runtime, *, start_worker: bool = True) -> FastAPI:
     """The web application bound to one runtime; optionally running the dispatcher in-process."""
@@ -67,5 +92,25 @@ def create_app(runtime: Runtime, *, start_worker: bool = True) -> FastAPI:
     def healthz() -> dict[str, str]:
         """The process answers."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness",
+             description="200 when the database answers at the newest schema (and Redis, when configured); "
+                         "503 with the failing checks otherwise. Load balancers send traffic only when ready.")
+    def readyz() -> Response:
+        """Check the database, its schema revision and Redis."""
+        checks = readiness_checks(runtime)
+        failing = {name: detail for name, detail in checks.items() if detail != "ok"}
+        if failing:
+            detail = "; ".join(f"{name}: {problem}" for name, problem in failing.items())
+            return problem_response(503, "Not ready", detail,
+                                    errors=[{"field": name, "message": problem} for name, problem in failing.items()])
+        return JSONResponse({"status": "ready", "checks": checks})
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    def metrics() -> Response:
+        """This process's counters (or every process's, in multi-process mode) and the outbox depth."""
+        with runtime.session() as session:
+            body, content_type = render_metrics(session)
+        return Response(body, media_type=content_type)
 
     return app

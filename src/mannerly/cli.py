@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from mannerly.config import Settings
 from mannerly.errors import ProblemError, conflict, invalid
 from mannerly.models import TOPIC_KINDS, Channel, Contact, Topic, Workspace
+from mannerly.observability import configure_logging
 from mannerly.topics.service import create_topic
 from mannerly.policy.types import Action, Decision
 from mannerly.runtime import Runtime
@@ -164,6 +165,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default MANNERLY_PORT).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Create the demo workspace and show its API key.")] = False,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not send messages from this process.")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="API processes to start (more than 1 runs mannerly.asgi:app "
+                                                     "in each; see docs/deploy.md).")] = 1,
 ) -> None:
     """Run the web server (API, webhooks, web UI) with the dispatcher in the same process."""
     import uvicorn
@@ -189,8 +192,16 @@ def serve(
             console.print("No dispatcher in this process: run `mannerly worker` to send messages.")
         from mannerly.app import create_app
 
+        configure_logging(settings.log_level, settings.log_format)
+        if workers > 1:
+            # Each process imports mannerly.asgi and builds its own runtime from the environment,
+            # which the children inherit; the flag travels the same way.
+            os.environ["MANNERLY_RUN_WORKER_IN_PROCESS"] = "true" if start_worker else "false"
+            uvicorn.run("mannerly.asgi:app", host=host, port=port, workers=workers,
+                        log_level=settings.log_level.lower(), log_config=None)
+            return
         web_app = create_app(runtime, start_worker=start_worker)
-        uvicorn.run(web_app, host=host, port=port, log_level=settings.log_level.lower())
+        uvicorn.run(web_app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None)
 
 
 def _display_host(host: str) -> str:
@@ -236,6 +247,7 @@ def worker(
     if current != head:
         fail(f"the database is at revision {current or 'none (empty)'} but this Mannerly needs {head}: "
              "run `mannerly db upgrade` first")
+    configure_logging(settings.log_level, settings.log_format)
     runtime = Runtime.create(settings)
     stopping = threading.Event()
     previous = _install_stop_handlers(stopping)

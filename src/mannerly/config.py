@@ -1,12 +1,14 @@
 """The one place Mannerly reads its configuration: `MANNERLY_*` environment variables.
 
-Nothing else in the code base reads the environment. Per-channel credentials are
+Nothing else in the code base reads the environment (except PROMETHEUS_MULTIPROC_DIR,
+which belongs to the prometheus_client library; see observability.py). Per-channel credentials are
 not settings: they live on the channel record (`channels.config`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +47,8 @@ class Settings(BaseSettings):
     simulator_seed: int | None = None
     # Python logging level name.
     log_level: str = "INFO"
+    # "text" for people, "json" for log collectors: one object per line, phone numbers masked.
+    log_format: Literal["text", "json"] = "text"
     # Optional Redis for shared rate limits and live updates across processes.
     redis_url: str | None = None
     # Signs web UI session cookies; when unset, a random key is generated once and kept in .mannerly/secret-key.

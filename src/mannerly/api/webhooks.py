@@ -18,6 +18,7 @@ from mannerly.channels.base import InboundMessage, WebhookAdapter, WebhookReject
 from mannerly.errors import ProblemError
 from mannerly.inbound.pipeline import apply_status_update, receive_message
 from mannerly.models import Channel, ProviderExchange, Workspace
+from mannerly.observability import WEBHOOK_SECONDS
 from mannerly.redaction import redact_logged_body
 from mannerly.runtime import Runtime
 
@@ -63,20 +64,30 @@ def log_exchange(session: Session, channel: Channel, incoming: WebhookRequest, s
 
 
 def handle(runtime: Runtime, channel_id: int, incoming: WebhookRequest) -> Response:
-    """Verify, parse and store one webhook call (runs in a worker thread)."""
+    """Verify, parse and store one webhook call (runs in a worker thread), timed for the metrics."""
     started = time.perf_counter()
+    response, provider = verify_and_store(runtime, channel_id, incoming, started)
+    WEBHOOK_SECONDS.labels(provider, str(response.status_code)).observe(time.perf_counter() - started)
+    return response
+
+
+def verify_and_store(runtime: Runtime, channel_id: int, incoming: WebhookRequest,
+                     started: float) -> tuple[Response, str]:
+    """The work of handle(): the response, and the channel's provider ("unknown" for no channel)."""
     with runtime.session() as session:
         channel = session.get(Channel, channel_id)
         if channel is None or not channel.enabled:
-            return problem_response(404, "Not found", f"no enabled channel {channel_id}")
+            return problem_response(404, "Not found", f"no enabled channel {channel_id}"), "unknown"
+        provider = channel.provider
         adapter = runtime.channels.adapter_for(channel, runtime)
         if not isinstance(adapter, WebhookAdapter):
-            return problem_response(404, "Not found", f"channel {channel_id} ({channel.provider}) takes no webhooks")
+            answer = problem_response(404, "Not found", f"channel {channel_id} ({provider}) takes no webhooks")
+            return answer, provider
         try:
             result = adapter.handle_webhook(incoming)
         except WebhookRejected as error:
             title = "Forbidden" if error.status == 403 else "Bad request"
-            return problem_response(error.status, title, error.reason)
+            return problem_response(error.status, title, error.reason), provider
         workspace = session.get(Workspace, channel.workspace_id)
         now = runtime.now()
         for event in result.events:
@@ -89,10 +100,10 @@ def handle(runtime: Runtime, channel_id: int, incoming: WebhookRequest) -> Respo
             except ProblemError as error:
                 # One unusable event (e.g. an unparseable sender) must not lose the others.
                 session.rollback()
-                return problem_response(400, "Bad request", f"event not stored: {error}")
+                return problem_response(400, "Bad request", f"event not stored: {error}"), provider
         log_exchange(session, channel, incoming, result.status_code, started, result.body)
         session.commit()
-        return Response(result.body, status_code=result.status_code, media_type=result.media_type)
+        return Response(result.body, status_code=result.status_code, media_type=result.media_type), provider
 
 
 @router.api_route("/webhooks/{channel_id}", methods=["GET", "POST"], summary="Provider webhook",

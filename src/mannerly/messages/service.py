@@ -22,6 +22,7 @@ from mannerly.conversations.service import touch_conversation_outbound
 from mannerly.kit.language import guess_language
 from mannerly.errors import FieldError, ProblemError, invalid, not_found
 from mannerly.models import Channel, Contact, Message, Template, Topic, Workspace
+from mannerly.observability import count_decision
 from mannerly.policy.engine import decide
 from mannerly.policy.types import Action, ContactState, Decision, Policy, SendRequest, Source
 from mannerly.policy.types import Topic as PolicyTopic
@@ -228,6 +229,7 @@ def submit(session: Session, workspace: Workspace, intent: OutboundIntent, now: 
     prepared = prepare(session, workspace, intent, now, persist=True)
     decide_at = max(now, not_before) if not_before else now
     decision = decide(prepared.request, prepared.state, prepared.policy, decide_at)
+    count_decision(decision)
     return store_decision(session, workspace, prepared, intent, decision, now)
 
 

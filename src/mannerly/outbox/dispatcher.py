@@ -36,6 +36,7 @@ from mannerly.inbound.pipeline import (
 )
 from mannerly.messages.service import pick_channel, policy_topic, rejection_summary
 from mannerly.models import Channel, Contact, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
+from mannerly.observability import DISPATCH_PASS_SECONDS, HANDOFFS, count_decision
 from mannerly.policy.engine import decide
 from mannerly.policy.types import Action, ContactState, Policy, SendRequest, SentRecord, Source, TopicKind
 from mannerly.runtime import Runtime
@@ -165,6 +166,15 @@ def outcome_of(row, result: SendResult, now: datetime, stats: DispatchStats) -> 
     return change
 
 
+def handoff_outcome(result: SendResult, change: dict) -> str:
+    """The metrics label of one hand-off: accepted, unknown, retry or failed."""
+    if result.accepted:
+        return "accepted"
+    if result.status == "unknown":
+        return "unknown"
+    return "retry" if change.get("status") == "pending" else "failed"
+
+
 def channel_options(decision: dict, request: dict) -> dict:
     """Channel-specific options: the decision's (e.g. Messenger's messaging_type) and a WhatsApp template's."""
     options = dict(decision.get("channel_options") or {})
@@ -194,6 +204,11 @@ class Dispatcher:
 
     def run_once(self) -> DispatchStats:
         """Recover abandoned hand-offs, send what is due, and apply waiting delivery receipts."""
+        with DISPATCH_PASS_SECONDS.time():
+            return self._run_once()
+
+    def _run_once(self) -> DispatchStats:
+        """One pass, timed by run_once."""
         stats = DispatchStats()
         self.recover_abandoned(stats)
         self.run_automations(stats)
@@ -330,6 +345,7 @@ class Dispatcher:
         )
         state = batch.states[row.contact_id]
         decision = decide(send_request, state, batch.policies[row.workspace_id], now)
+        count_decision(decision)
         stored = decision.as_dict()
         change.update(decision=stored, final_text=decision.final_text, segments=decision.segments,
                       encoding=decision.encoding)
@@ -414,6 +430,7 @@ class Dispatcher:
                 row = rows[handoff.message_id]
                 change = outcome_of(row, result, now, stats)
                 changes.append(change)
+                HANDOFFS.labels(handoff.channel.kind, handoff_outcome(result, change)).inc()
                 events.append({"workspace_id": row.workspace_id, "message_id": row.id, "status": change["status"],
                                "raw_status": result.status, "error_code": result.error_code, "occurred_at": now})
                 if result.exchange is not None:
