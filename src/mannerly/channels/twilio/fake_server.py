@@ -24,10 +24,11 @@ import asyncio
 import base64
 import binascii
 import queue
+import random
 import re
 import threading
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -152,6 +153,7 @@ class _Store:
     faults: deque[str] = field(default_factory=deque)
     opted_out: set[str] = field(default_factory=set)
     posted: list[PostedWebhook] = field(default_factory=list)
+    random_faults: tuple[float, tuple[str, ...], random.Random] | None = None
 
 
 class _TruncatedResponse(Response):
@@ -241,6 +243,23 @@ class FakeTwilio:
             raise ValueError(f"unknown faults {unknown}; choose from {FAULTS}")
         with self._lock:
             self._store.faults.extend(faults)
+
+    def fail_at_random(self, rate: float, faults: Iterable[str], seed: int = 0) -> None:
+        """From now on, answer a share `rate` of create requests with one of `faults`, chosen by a seeded RNG."""
+        kinds = tuple(faults)
+        unknown = [fault for fault in kinds if fault not in FAULTS]
+        if unknown or not kinds or not 0.0 <= rate <= 1.0:
+            raise ValueError(f"give a rate in [0, 1] and faults from {FAULTS}")
+        with self._lock:
+            self._store.random_faults = (rate, kinds, random.Random(seed))
+
+    @property
+    def faults_injected(self) -> Counter:
+        """How many create requests were answered with each fault so far."""
+        refusals = {"refused:20500": FAULT_SERVER_ERROR, "refused:20429": FAULT_RATE_LIMITED}
+        with self._lock:
+            outcomes = [refusals.get(request.outcome, request.outcome) for request in self._store.requests]
+        return Counter(outcome for outcome in outcomes if outcome in FAULTS)
 
     def opt_out(self, number: str) -> None:
         """The number texted STOP to Twilio: sends to it now get 400 / 21610."""
@@ -418,6 +437,9 @@ class FakeTwilio:
         body = form.get("Body", "")
         with self._lock:
             fault = self._store.faults.popleft() if self._store.faults else None
+            if fault is None and self._store.random_faults is not None:
+                rate, kinds, chooser = self._store.random_faults
+                fault = chooser.choice(kinds) if chooser.random() < rate else None
             if fault == FAULT_RATE_LIMITED:
                 return refuse(20429, "Too Many Requests", 429)
             if fault == FAULT_SERVER_ERROR:
