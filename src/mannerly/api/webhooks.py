@@ -106,9 +106,10 @@ def verify_and_store(runtime: Runtime, channel_id: int, incoming: WebhookRequest
         return Response(result.body, status_code=result.status_code, media_type=result.media_type), provider
 
 
-@router.api_route("/webhooks/{channel_id}", methods=["GET", "POST"], summary="Provider webhook",
-                  description="Where providers deliver inbound messages and delivery statuses for one channel. "
-                              "GET answers verification handshakes (WhatsApp, Messenger).")
+@router.post("/webhooks/{channel_id}", summary="Provider webhook",
+             description="Where providers deliver inbound messages and delivery statuses for one channel.")
+@router.get("/webhooks/{channel_id}", summary="Provider webhook handshake", operation_id="webhook_handshake",
+            description="Verification handshakes (WhatsApp, Messenger) and GET-style callbacks.")
 async def webhook(channel_id: int, request: Request) -> Response:
     """Read the raw body here (signatures cover the exact bytes), then do the work off the event loop."""
     runtime: Runtime = request.app.state.runtime
