@@ -180,13 +180,16 @@ def check_payloads(server: LiveServer, browser) -> None:
     server.update_contact(numbers[0], name='<img src=x onerror="window.__xss = 6">Budi',
                           attributes={"note": "<script>window.__xss = 7</script>", "<b>key</b>": "javascript:alert(1)"})
     server.update_contact(numbers[1], name="{{7*7}}\"><svg onload=\"window.__xss = 8\">")
+    marketing_ids = name_marketing_objects(server, '<img src=x onerror="window.__xss = 9">')
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     problems = watch_for_scripts(page)
     log_in(page, server.base_url, ADMIN_EMAIL)
     page.goto(f"{server.base_url}/inbox?status=all")
     links = page.eval_on_selector_all(".conv", "nodes => nodes.map(node => node.getAttribute('href'))")
-    visited = [f"/inbox?status=all", "/contacts", "/topics", f"/phone?number={quote(numbers[0])}"]
+    visited = [f"/inbox?status=all", "/contacts", "/topics", f"/phone?number={quote(numbers[0])}", "/segments",
+               f"/segments/{marketing_ids[0]}", "/campaigns", f"/campaigns/{marketing_ids[1]}", "/reports",
+               "/automations"]
     visited += [link for link in links]
     contact_ids = page.eval_on_selector_all("a[href^='/contacts/']", "nodes => nodes.map(n => n.getAttribute('href'))")
     for path in visited + contact_ids:
@@ -197,6 +200,9 @@ def check_payloads(server: LiveServer, browser) -> None:
     for link in links:
         page.goto(server.base_url + link)
         shown += page.inner_text("#timeline") + page.inner_text("#panel") + page.inner_text(".conv-header")
+    for path, expected in (("/campaigns", " campaign"), ("/segments", " segment")):
+        page.goto(server.base_url + path)  # marketing pages show the names literally too
+        assert '<img src=x onerror="window.__xss = 9">' + expected in page.inner_text("body"), path
     for payload in XSS_PAYLOADS:  # every payload is shown literally, as the customer wrote it
         assert payload in shown, payload
     assert '<img src=x onerror="window.__xss = 6">Budi' in shown and "<script>window.__xss = 7</script>" in shown
@@ -204,6 +210,26 @@ def check_payloads(server: LiveServer, browser) -> None:
     # Blocked by the Content-Security-Policy at worst, never run: no dialog, flag unset.
     assert page.evaluate("window.__xss === undefined")
     context.close()
+
+
+def name_marketing_objects(server: LiveServer, payload: str) -> tuple[int, int]:
+    """A segment and a draft campaign whose names and description carry a payload; returns their ids."""
+    from sqlalchemy import select
+
+    from mannerly.campaigns.service import create_campaign
+    from mannerly.models import Template, Workspace
+    from mannerly.segments.service import create_segment
+
+    runtime = server.runtime
+    with runtime.session() as session:
+        workspace = session.get(Workspace, server.workspace_id)
+        now = runtime.now()
+        segment = create_segment(session, workspace, payload + " segment", {}, now, description=payload)
+        template = session.scalar(select(Template).where(Template.workspace_id == workspace.id))
+        campaign = create_campaign(session, workspace, {"name": payload + " campaign", "topic": "promotions",
+                                                        "segment_id": segment.id, "template": template.name}, now)
+        session.commit()
+        return segment.id, campaign.id
 
 
 def test_screenshots_of_main_pages(server: LiveServer, browser, screenshots: Path) -> None:
