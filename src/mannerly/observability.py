@@ -110,6 +110,8 @@ def configure_logging(level: str = "INFO", log_format: str = "text", stream=None
     handler.mannerly = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # One line per provider request is noise at INFO; failures still surface through our own logs.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn's own handlers would print a second, unfiltered copy.
         logger = logging.getLogger(name)

@@ -29,6 +29,9 @@ def harness(settings):
 
 def assert_exactly_once(harness) -> None:
     """Every recipient's message ended in a final status; none was handed to the provider twice."""
+    failed_callbacks = [(post.status_code, post.response_text[:200]) for post in harness.fake.posted
+                        if post.status_code != 200]
+    assert failed_callbacks == []
     per_number = harness.handoffs_per_recipient()
     assert [number for number, count in per_number.items() if count > 1] == []
     rows = harness.message_rows()
@@ -51,7 +54,7 @@ def test_workers_killed_repeatedly_lose_nothing_and_send_nothing_twice(harness):
         time.sleep(chooser.uniform(0.3, 1.2))
         harness.kill(worker)
         worker = harness.start_worker()
-    assert harness.wait_until(harness.settled, timeout=600 if long_run() else 120), (
+    assert harness.wait_until(harness.settled, timeout=3600 if long_run() else 120), (
         harness.statuses(), harness.log_tail())
     # Callbacks of the last hand-offs may still be on their way.
     harness.wait_until(lambda: not harness.statuses().get("sent"), timeout=30)
