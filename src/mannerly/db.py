@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -107,3 +107,17 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def serialize_writes(session: Session) -> bool:
+    """Make the rows this transaction reads next safe to read-modify-write against other processes.
+
+    SQLite: take the database's write lock now, with a write that changes nothing, so no other
+    writer commits between our reads and our writes (readers are not blocked in WAL mode).
+    Returns True when the caller must lock the rows it reads instead (PostgreSQL:
+    SELECT … FOR UPDATE), which leaves unrelated rows free for other workers.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0"))
+        return False
+    return True

@@ -25,7 +25,7 @@ from mannerly.channels.twilio.fake_server import FakeTwilio
 from mannerly.models import Campaign, CampaignRecipient, Channel, Contact, Message, Template, Topic, Workspace
 from mannerly.runtime import Runtime
 from mannerly.segments.service import create_segment
-from mannerly.workspaces.service import create_workspace
+from mannerly.workspaces.service import create_api_key, create_workspace
 
 # Statuses a message may end in; anything else after the run means it was lost in the queue.
 FINAL = {"sent", "delivered", "undelivered", "failed", "unknown", "rejected"}
@@ -48,6 +48,7 @@ class Harness:
     campaign_id: int
     recipients: int
     log_path: str = ""
+    api_key: str = ""
     workers: list[subprocess.Popen] = field(default_factory=list)
     kills: int = 0
 
@@ -123,8 +124,9 @@ class Harness:
         return condition()
 
 
-def build(settings, recipients: int, *, lease_seconds: int = 1, batch_size: int = 50) -> Harness:
-    """Start the fake and the webhook server, create the workspace, contacts and a running campaign."""
+def build(settings, recipients: int, *, lease_seconds: int = 1, batch_size: int = 50,
+          launch: bool = True) -> Harness:
+    """Start the fake and the webhook server, create the workspace, contacts and a (running) campaign."""
     fake = FakeTwilio(auto_callbacks=("delivered",)).start()
     runtime = Runtime.create(settings)
     api = LoopbackServer(create_app(runtime, start_worker=False), name="mannerly-webhooks")
@@ -148,16 +150,20 @@ def build(settings, recipients: int, *, lease_seconds: int = 1, batch_size: int 
                                     "from_number": "+15005550006", "api_base_url": fake.base_url},
                             rate_limit_per_second=0))
         session.flush()
-        session.execute(insert(Contact), [
+        rows = [
             {"workspace_id": workspace.id, "phone": phone(index), "country": "KR", "language": "ko",
              "first_name": f"고객{index}", "time_zone": "Asia/Seoul", "tags": [], "attributes": {},
-             "created_at": now, "updated_at": now} for index in range(recipients)])
+             "created_at": now, "updated_at": now} for index in range(recipients)]
+        if rows:  # an empty executemany would insert one row of defaults
+            session.execute(insert(Contact), rows)
         segment = create_segment(session, workspace, "everyone", {}, now)
         campaign = campaigns.create_campaign(session, workspace, {
             "name": "crash", "topic": "alerts", "segment_id": segment.id, "template": "notice",
             "throttle_per_minute": 100_000}, now)
         session.flush()
-        campaigns.launch_campaign(session, runtime.settings, campaign, now)
+        if launch:
+            campaigns.launch_campaign(session, runtime.settings, campaign, now)
+        key = create_api_key(session, workspace)
         session.commit()
         campaign_id = campaign.id
     env = {key: value for key, value in os.environ.items() if not key.startswith("MANNERLY_")}
@@ -165,7 +171,7 @@ def build(settings, recipients: int, *, lease_seconds: int = 1, batch_size: int 
                MANNERLY_LEASE_SECONDS=str(lease_seconds), MANNERLY_DISPATCH_INTERVAL_SECONDS="0.05",
                MANNERLY_DISPATCH_BATCH_SIZE=str(batch_size), MANNERLY_SECRET_KEY="crash-test-secret-0123456789")
     log_path = settings.database_url.removeprefix("sqlite:///") + ".workers.log"
-    return Harness(runtime, fake, api, env, campaign_id, recipients, log_path)
+    return Harness(runtime, fake, api, env, campaign_id, recipients, log_path, key)
 
 
 def close(harness: Harness) -> None:

@@ -83,3 +83,82 @@ def test_a_provider_that_drops_or_fails_five_percent_causes_no_duplicates(harnes
     assert statuses.get("delivered", 0) == harness.recipients, (statuses, injected)
     assert injected["drop_after_accept"] > 0 and injected["server_error"] > 0
     print(f"\ninjected {injected}: {dict(statuses)}")
+
+
+def test_the_api_killed_mid_stream_leaves_every_committed_message_sent_once(settings):
+    """`mannerly serve --no-worker` is killed with SIGKILL while 40 clients post messages; a worker then runs."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from sqlalchemy import select
+
+    from mannerly.models import Contact, Message
+    from tests.reliability.harness import phone
+
+    harness = build(settings, 0, launch=False)  # only the API's messages go out
+    try:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen([sys.executable, "-c", "from mannerly.cli import app; app()", "serve", "--port",
+                                   str(port), "--no-worker"], env=harness.env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        assert harness.wait_until(lambda: _ready(base), timeout=30)
+        committed: dict[str, int] = {}
+
+        def post(index: int) -> None:
+            """One client's message; a 201 means its row is committed."""
+            try:
+                response = httpx.post(f"{base}/v1/messages", timeout=10, json={
+                    "to": phone(100_000 + index), "topic": "alerts", "text": f"Alert {index}: your code changed."},
+                    headers={"Authorization": f"Bearer {harness.api_key}"})
+            except httpx.HTTPError:
+                return  # the server died under this request: its outcome is the database's to tell
+            if response.status_code == 201:
+                committed[phone(100_000 + index)] = response.json()["id"]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [pool.submit(post, index) for index in range(400)]
+            harness.wait_until(lambda: len(committed) >= 60, timeout=60, step=0.01)
+            server.send_signal(signal.SIGKILL)
+            server.wait(10)
+            for future in futures:
+                future.result()
+        with harness.runtime.session() as session:
+            rows = dict(session.execute(select(Contact.phone, Message.id).join(Contact, Contact.id == Message.contact_id)
+                                        .where(Message.direction == "outbound")).all())
+        # Every 201 has its row; rows without a 201 are requests cut off after the commit (sent all the same).
+        assert {number: rows.get(number) for number in committed} == committed
+        assert 60 <= len(committed) < 400 and len(rows) >= len(committed)
+        harness.start_worker()
+
+        def all_final() -> bool:
+            """Every committed row reached a final status."""
+            with harness.runtime.session() as session:
+                statuses = session.scalars(select(Message.status).where(Message.direction == "outbound")).all()
+            return all(status in FINAL - {"sent"} for status in statuses)
+
+        assert harness.wait_until(all_final, timeout=120), harness.log_tail()
+        handed = harness.handoffs_per_recipient()
+        doubled = [number for number, count in handed.items() if count > 1]
+        assert doubled == []
+        assert set(handed) == set(rows)  # each committed message sent once, nothing without a row
+        print(f"\nAPI killed after {len(committed)} answered POSTs; {len(rows)} rows committed, "
+              f"{len(handed)} handed off once each")
+    finally:
+        close(harness)
+
+
+def _ready(base: str) -> bool:
+    """True when the server answers /readyz."""
+    import httpx
+
+    try:
+        return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

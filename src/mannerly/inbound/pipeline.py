@@ -24,6 +24,7 @@ from mannerly.channels.base import (
 from mannerly.consent.service import record_consent
 from mannerly.contacts.service import build_contact, find_contact_by_phone, parse_contact_phone
 from mannerly.conversations.service import touch_conversation_inbound
+from mannerly.db import serialize_writes
 from mannerly.errors import ProblemError
 from mannerly.inbox.inbound import after_inbound
 from mannerly.messages.service import OutboundIntent, submit
@@ -159,14 +160,20 @@ STATUS_COLUMNS = (Message.id, Message.workspace_id, Message.status, Message.deli
 
 def apply_status_updates(session: Session, channel: Channel, updates: list[StatusUpdate], now: datetime) -> list[int]:
     """Record many delivery reports of one channel with bulk statements; returns the ids of the matched messages."""
+    if not updates:
+        return []
+    # Read and write each status under a lock: a report computed from a stale status could
+    # otherwise overwrite a further one that another process wrote in between.
+    lock_rows = serialize_writes(session)
     wanted = list({report.provider_message_id for report in updates if report.provider_message_id})
     rows: dict[str, dict] = {}
     for start in range(0, len(wanted), 500):
-        for row in session.execute(select(*STATUS_COLUMNS).where(
+        query = select(*STATUS_COLUMNS).where(
             Message.channel_id == channel.id,
             Message.direction == "outbound",
             Message.provider_message_id.in_(wanted[start:start + 500]),
-        )):
+        )
+        for row in session.execute(query.with_for_update() if lock_rows else query):
             rows[row.provider_message_id] = row._asdict()
     changes: dict[int, dict] = {}
     events: list[dict] = []
@@ -175,9 +182,9 @@ def apply_status_updates(session: Session, channel: Channel, updates: list[Statu
         current = rows.get(report.provider_message_id)
         if current is None and report.message_id is not None:
             # The provider echoed our id: the report matches even if its answer to the hand-off was lost.
-            found = session.execute(select(*STATUS_COLUMNS).where(
-                Message.id == report.message_id, Message.channel_id == channel.id,
-                Message.direction == "outbound")).first()
+            by_our_id = select(*STATUS_COLUMNS).where(
+                Message.id == report.message_id, Message.channel_id == channel.id, Message.direction == "outbound")
+            found = session.execute(by_our_id.with_for_update() if lock_rows else by_our_id).first()
             if found is not None:
                 current = found._asdict()
                 current["provider_message_id"] = current["provider_message_id"] or report.provider_message_id

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from mannerly.channels.base import InboundMessage, OutboundMessage, SendResult, advance_status
 from mannerly.contacts.state import gather_contact_states
+from mannerly.db import serialize_writes
 from mannerly.inbound.pipeline import (
     apply_provider_effect,
     apply_status_update,
@@ -421,10 +422,13 @@ class Dispatcher:
         now = self.runtime.now()
         with self.runtime.session() as session:
             ids = [handoff.message_id for handoff, _ in results]
+            # A delivery report may have arrived meanwhile (webhooks run in other processes): read
+            # under a lock, so the answer is merged with the newest status, never written over it.
+            lock_rows = serialize_writes(session)
             # Only the columns the outcome depends on: the JSON columns are not read back.
-            rows = {row.id: row for row in session.execute(
-                select(Message.id, Message.workspace_id, Message.status, Message.sent_at, Message.created_at,
-                       Message.attempts, Message.provider_message_id).where(Message.id.in_(ids)))}
+            current = select(Message.id, Message.workspace_id, Message.status, Message.sent_at, Message.created_at,
+                             Message.attempts, Message.provider_message_id).where(Message.id.in_(ids))
+            rows = {row.id: row for row in session.execute(current.with_for_update() if lock_rows else current)}
             changes, events, exchanges, effects = [], [], [], []
             for handoff, result in results:
                 row = rows[handoff.message_id]
@@ -459,10 +463,14 @@ class Dispatcher:
     def recover_abandoned(self, stats: DispatchStats) -> None:
         """Rows left in `sending` by a dead worker become `unknown` (never resent), then are reconciled."""
         now = self.runtime.now()
+        abandoned = select(Message).where(
+            Message.status == "sending", Message.lease_until.is_not(None), Message.lease_until < now).limit(500)
         with self.runtime.session() as session:
-            rows = session.scalars(select(Message).where(
-                Message.status == "sending", Message.lease_until.is_not(None), Message.lease_until < now,
-            ).limit(500)).all()
+            if session.scalar(select(Message.id).where(abandoned.whereclause).limit(1)) is None:
+                return
+            # A late delivery report must not be overwritten with "unknown": read under a lock.
+            lock_rows = serialize_writes(session)
+            rows = session.scalars(abandoned.with_for_update() if lock_rows else abandoned).all()
             for message in rows:
                 message.status = "unknown"
                 message.lease_until = None
