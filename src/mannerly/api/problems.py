@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from mannerly.errors import ProblemError
@@ -53,3 +54,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, error: HTTPException) -> JSONResponse:
         """Framework errors such as 404 for unknown paths and 405."""
         return problem_response(error.status_code, str(error.detail), str(error.detail), None, request.url.path)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, error: Exception) -> JSONResponse:
+        """A number too large for the database (an id such as 2**63): no such row can exist."""
+        return problem_response(422, "Invalid request", "a number in the request is out of range", None,
+                                request.url.path)
