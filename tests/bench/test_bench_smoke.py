@@ -63,3 +63,12 @@ def test_end_to_end_hands_off_every_message():
     latency = result["api_latency_ms"]
     assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
     assert result["queue_lag_ms"]["max"] >= 0
+
+
+def test_webhook_throughput_stores_every_accepted_event():
+    """30 signed Twilio webhooks through a real server: all 200, all stored, latencies measured."""
+    result = run_bench("webhook_throughput.py", "--requests", "30", "--concurrency", "3", timeout=120)
+    assert result["statuses"] == {"200": 30}
+    assert result["stored_events"] == 30
+    assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
+    assert result["requests_per_second"] > 0
