@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_contact_crud_normalizes_phone_and_derives_zone(api):
     """A national Korean number becomes E.164 with Korean defaults; PATCH changes fields."""
@@ -74,6 +76,21 @@ def test_topics_create_and_refuse_urgent_marketing(api):
     assert api.post("/v1/topics", json={"name": "flash", "kind": "marketing", "urgent": True}).status_code == 422
     assert api.post("/v1/topics", json={"name": "other", "keyword": "PROMO"}).status_code == 409
     assert "appointments" in [topic["name"] for topic in api.get("/v1/topics").json()]
+
+
+@pytest.mark.parametrize("change", [{"label": None}, {"label": "  "}, {"urgent": None}])
+def test_topic_patch_cannot_remove_the_label_or_urgency(api, change):
+    """A null label or urgency is a 422 naming the field, not a database error (found by schemathesis)."""
+    response = api.patch("/v1/topics/orders", json=change)
+    assert response.status_code == 422, response.text
+    assert [error["field"] for error in response.json()["errors"]] == list(change)
+    assert api.get("/v1/topics").json()[0]["label"]
+
+
+def test_topic_patch_null_keyword_removes_it(api):
+    """null is still how a keyword is removed."""
+    response = api.patch("/v1/topics/promotions", json={"keyword": None})
+    assert response.status_code == 200 and response.json()["keyword"] is None
 
 
 def test_templates_validate_syntax_and_list_placeholders(api):
