@@ -112,3 +112,12 @@ def test_policy_is_validated_as_a_whole_and_changes_decisions(api):
     changed = api.patch("/v1/workspace/policy", json={"window_end": "22:00"})
     assert changed.status_code == 200 and changed.json()["window_end"] == "22:00:00"
     assert api.post("/v1/messages/check", json=body).json()["action"] == "send"
+
+
+@pytest.mark.parametrize("path", ["/v1/contacts/9223372036854775808", "/v1/conversations/99999999999999999999/timeline",
+                                  "/v1/campaigns/9223372036854775808"])
+def test_ids_beyond_64_bits_are_a_422_not_a_500(api, path):
+    """An id the database cannot hold is refused as invalid (found by schemathesis: it was a 500)."""
+    response = api.get(path)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"

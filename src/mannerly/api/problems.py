@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from mannerly.errors import ProblemError
@@ -48,6 +49,14 @@ def install_problem_handlers(app: FastAPI) -> None:
                   for item in error.errors()]
         detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors)
         return problem_response(422, "Invalid request", detail, errors, request.url.path)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, _error: Exception) -> JSONResponse:
+        """A number too large for the database (an id beyond 64 bits: SQLite raises OverflowError, PostgreSQL
+        a DataError): the request is invalid, not the server broken. Nothing was written."""
+        return problem_response(422, "Invalid request", "a number in the request is out of range", None,
+                                request.url.path)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, error: HTTPException) -> JSONResponse:
