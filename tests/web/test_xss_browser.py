@@ -131,8 +131,8 @@ def test_payloads_never_execute_or_inject_markup(browser, tmp_path) -> None:
         shown = ""
         lists = [path for path in dict.fromkeys(pages) if path.count("/") == 1 or "?" in path]
         details = [path for path in dict.fromkeys(pages) if path not in lists]
-        # Every list page; the detail pages of every payload under MANNERLY_LONG=1, else every fifth.
-        visited = lists + (details if os.environ.get("MANNERLY_LONG") == "1" else details[::5])
+        # Every list page; the detail pages of every payload under LONG_TESTS=1, else every fifth.
+        visited = lists + (details if os.environ.get("LONG_TESTS") == "1" else details[::5])
         for path in visited:
             response = page.goto(server.base_url + path)
             assert response is not None and response.status == 200, path
