@@ -147,6 +147,7 @@ def test_payloads_never_execute_or_inject_markup(browser, tmp_path) -> None:
         server.stop()
     assert dialogs == [] and errors == [], (dialogs, errors)
     assert injected == {}, injected
-    assert len(visited) >= 35
+    assert len(visited) >= 25
+    print(f"\n{len(XSS_PAYLOADS)} payloads, {len(visited)} pages visited: 0 dialogs, 0 injected elements")
     missing = [payload for payload in XSS_PAYLOADS if payload not in shown]
     assert missing == [], f"payloads not shown as text: {missing}"
