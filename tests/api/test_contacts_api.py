@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def test_contact_crud_normalizes_phone_and_derives_zone(api):
     """A national Korean number becomes E.164 with Korean defaults; PATCH changes fields."""
@@ -76,6 +78,21 @@ def test_topics_create_and_refuse_urgent_marketing(api):
     assert "appointments" in [topic["name"] for topic in api.get("/v1/topics").json()]
 
 
+@pytest.mark.parametrize("change", [{"label": None}, {"label": "  "}, {"urgent": None}])
+def test_topic_patch_cannot_remove_the_label_or_urgency(api, change):
+    """A null label or urgency is a 422 naming the field, not a database error (found by schemathesis)."""
+    response = api.patch("/v1/topics/orders", json=change)
+    assert response.status_code == 422, response.text
+    assert [error["field"] for error in response.json()["errors"]] == list(change)
+    assert api.get("/v1/topics").json()[0]["label"]
+
+
+def test_topic_patch_null_keyword_removes_it(api):
+    """null is still how a keyword is removed."""
+    response = api.patch("/v1/topics/promotions", json={"keyword": None})
+    assert response.status_code == 200 and response.json()["keyword"] is None
+
+
 def test_templates_validate_syntax_and_list_placeholders(api):
     """A template's placeholders are listed; a broken template is refused."""
     created = api.post("/v1/templates", json={"name": "reminder", "language": "en",
@@ -95,3 +112,12 @@ def test_policy_is_validated_as_a_whole_and_changes_decisions(api):
     changed = api.patch("/v1/workspace/policy", json={"window_end": "22:00"})
     assert changed.status_code == 200 and changed.json()["window_end"] == "22:00:00"
     assert api.post("/v1/messages/check", json=body).json()["action"] == "send"
+
+
+@pytest.mark.parametrize("path", ["/v1/contacts/9223372036854775808", "/v1/conversations/99999999999999999999/timeline",
+                                  "/v1/campaigns/9223372036854775808"])
+def test_ids_beyond_64_bits_are_a_422_not_a_500(api, path):
+    """An id the database cannot hold is refused as invalid (found by schemathesis: it was a 500)."""
+    response = api.get(path)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"

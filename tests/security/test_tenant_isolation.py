@@ -87,6 +87,9 @@ def tenants(api):
     assert template.status_code == 201, template.text
     message = call.post("/v1/messages", json={"to": A_PHONE, "topic": "orders", "text": "Tenant-A-Only order shipped."})
     assert message.status_code == 201, message.text
+    # The customer writes back through the simulator: the simulated network is shared by all workspaces.
+    inbound = call.post("/v1/simulator/inbound", json={"from": A_PHONE, "text": "Tenant-A-Only thanks"})
+    assert inbound.status_code == 200, inbound.text
     segment = call.post("/v1/segments", json={"name": "Tenant-A-Only segment", "filter": {}})
     assert segment.status_code == 201, segment.text
     campaign = call.post("/v1/campaigns", json={"name": "Tenant-A-Only campaign", "topic": "promotions",

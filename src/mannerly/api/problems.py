@@ -50,14 +50,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors)
         return problem_response(422, "Invalid request", detail, errors, request.url.path)
 
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, _error: Exception) -> JSONResponse:
+        """A number too large for the database (an id beyond 64 bits: SQLite raises OverflowError, PostgreSQL
+        a DataError): the request is invalid, not the server broken. Nothing was written."""
+        return problem_response(422, "Invalid request", "a number in the request is out of range", None,
+                                request.url.path)
+
     @app.exception_handler(HTTPException)
     async def _http(request: Request, error: HTTPException) -> JSONResponse:
         """Framework errors such as 404 for unknown paths and 405."""
         return problem_response(error.status_code, str(error.detail), str(error.detail), None, request.url.path)
-
-    @app.exception_handler(OverflowError)
-    @app.exception_handler(DataError)
-    async def _out_of_range(request: Request, error: Exception) -> JSONResponse:
-        """A number too large for the database (an id such as 2**63): no such row can exist."""
-        return problem_response(422, "Invalid request", "a number in the request is out of range", None,
-                                request.url.path)

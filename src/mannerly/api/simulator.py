@@ -45,9 +45,12 @@ def post_inbound(body: SimulatedInboundIn, session: SessionDep, workspace: Works
 
 
 @router.get("/phones/{phone}", response_model=list[PhoneMessageOut], summary="What a simulated phone shows")
-def get_phone(phone: str, runtime: RuntimeDep, workspace: WorkspaceDep, now: NowDep) -> list[PhoneMessageOut]:
-    """The messages a simulated phone has sent and received so far."""
+def get_phone(phone: str, session: SessionDep, runtime: RuntimeDep, workspace: WorkspaceDep,
+              now: NowDep) -> list[PhoneMessageOut]:
+    """The messages a simulated phone has exchanged so far with this workspace's simulator channels."""
     number = parse_contact_phone(phone, workspace.default_country, "phone")
+    # The simulated network is shared by every workspace: show only what went through this one's channels.
+    own_channels = set(session.scalars(select(Channel.id).where(Channel.workspace_id == workspace.id)))
     return [PhoneMessageOut(direction=item.direction, text=item.text, at=item.at, channel=item.channel_kind,
                             provider_message_id=item.provider_message_id)
-            for item in runtime.simulator.phone_thread(number.e164, now)]
+            for item in runtime.simulator.phone_thread(number.e164, now) if item.channel_key in own_channels]

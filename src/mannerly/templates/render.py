@@ -23,6 +23,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
@@ -30,6 +31,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 __all__ = [
     "MAX_OUTPUT_CHARS",
+    "MAX_SOURCE_CHARS",
     "MAX_RANGE",
     "MAX_LOOP_ITERATIONS",
     "TemplateRenderError",
@@ -47,6 +49,8 @@ __all__ = [
 MAX_OUTPUT_CHARS = 10_000
 MAX_RANGE = 1_000
 MAX_LOOP_ITERATIONS = 10_000
+# Longest template source accepted: parsing cost grows with it, and no message needs more.
+MAX_SOURCE_CHARS = 10_000
 # Largest integer (in bits) arithmetic may produce: ~3,000 decimal digits.
 _MAX_INT_BITS = 10_000
 
@@ -194,6 +198,23 @@ def _capped_range(*args: int) -> range:
 _SIZED_FILTERS = frozenset({"center", "indent", "slice", "batch", "wordwrap"})
 
 
+def _refuse_big_join(value: Any, separator: Any) -> list[Any]:
+    """Refuse a join whose result would exceed the cap, before building it; returns the items as a list."""
+    items = list(value)
+    size = sum(len(str(item)) for item in items) + len(str(separator)) * max(len(items) - 1, 0)
+    if size > MAX_OUTPUT_CHARS:
+        raise TemplateSecurityError("join would make the text too large for a message")
+    return items
+
+
+def _refuse_big_indent(text: Any, width: Any) -> None:
+    """Refuse an indent whose result would exceed the cap (every line gets the width), before building it."""
+    text = str(text)
+    added = width if isinstance(width, int) and not isinstance(width, bool) else len(str(width))
+    if len(text) + (text.count("\n") + 1) * max(added, 0) > MAX_OUTPUT_CHARS:
+        raise TemplateSecurityError("indent would make the text too large for a message")
+
+
 def _guard_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a Jinja filter so growth-making arguments and big results are refused."""
     # Filters marked pass_context/pass_environment get that object first.
@@ -205,6 +226,13 @@ def _guard_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]
             _refuse_big_numbers([*args[skip:], *kwargs.values()])
         if name == "replace" and len(args) >= skip + 2:
             _refuse_big_replace(*args[skip - 1 : skip + 2])
+        # join and indent multiply their argument by the number of items or lines: check before computing.
+        if name == "join" and len(args) >= skip:
+            separator = args[skip] if len(args) > skip else kwargs.get("d", "")
+            items = _refuse_big_join(args[skip - 1], separator)
+            args = (*args[: skip - 1], items, *args[skip:])
+        if name == "indent" and len(args) >= skip:
+            _refuse_big_indent(args[skip - 1], args[skip] if len(args) > skip else kwargs.get("width", 4))
         return _checked(function(*args, **kwargs), f"the result of filter {name!r}")
 
     # Jinja passes context/environment to filters according to these markers.
@@ -290,7 +318,9 @@ _FORBIDDEN_NODES: dict[type[nodes.Node], str] = {
 
 
 def _parse(environment: _MessageSandbox, source: str) -> nodes.Template:
-    """Parse a template, turning Jinja's syntax error into TemplateSyntaxProblem."""
+    """Parse a template, turning Jinja's syntax error into TemplateSyntaxProblem; refuse huge or deep ones."""
+    if len(source) > MAX_SOURCE_CHARS:
+        raise TemplateSecurityError(f"template longer than {MAX_SOURCE_CHARS:,} characters")
     try:
         return environment.parse(source)
     except TemplateSyntaxError as error:
@@ -365,6 +395,15 @@ def _required_names(tree: nodes.Template, used: set[str]) -> set[str]:
     return required
 
 
+@contextmanager
+def _refusing_deep_nesting() -> Iterator[None]:
+    """Turn Python's RecursionError (deeply nested brackets, ifs or filters) into a TemplateSecurityError."""
+    try:
+        yield
+    except RecursionError:
+        raise TemplateSecurityError("template nesting is too deep") from None
+
+
 def _jinja_variables(environment: _MessageSandbox, tree: nodes.Template) -> set[str]:
     """Variables a parsed template reads from its data (not its own loop/set names or globals)."""
     try:
@@ -381,7 +420,8 @@ def template_variables(source: str, known: Iterable[str] | None = None) -> set[s
     only bracket fields whose name is a known variable.
     """
     environment = _MessageSandbox()
-    names = _jinja_variables(environment, _parse(environment, source))
+    with _refusing_deep_nesting():
+        names = _jinja_variables(environment, _parse(environment, source))
     known_names = set(known) if known is not None else None
     for _, name in _bracket_fields(source):
         if known_names is None or name in known_names:
@@ -411,6 +451,13 @@ def render_template(
     a default, TemplateSyntaxProblem, TemplateSecurityError or
     TemplateRenderError. Nothing is rendered when a check fails.
     """
+    with _refusing_deep_nesting():
+        return _checked_render(source, data, defaults, allowed)
+
+
+def _checked_render(source: str, data: Mapping[str, object], defaults: Mapping[str, str],
+                    allowed: Iterable[str] | None) -> str:
+    """render_template's checks and render (see there)."""
     known = set(data) | set(defaults) | set(allowed or ())
     environment = _MessageSandbox()
     tree = _parse(environment, _convert_brackets(source, known))
@@ -460,7 +507,7 @@ def _render(environment: _MessageSandbox, tree: nodes.Template, values: Mapping[
         raise UnknownTemplateVariable(_undefined_names(str(error)), values) from None
     except TemplateSyntaxError as error:
         raise TemplateSyntaxProblem(error.message or str(error), error.lineno) from None
-    except (ArithmeticError, TypeError, ValueError, LookupError) as error:
+    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as error:
         raise TemplateRenderError(f"template failed while rendering: {error}") from None
 
 

@@ -60,6 +60,11 @@ def create_topic(session: Session, workspace: Workspace, name: str, *, kind: str
 
 def update_topic(session: Session, topic: Topic, changes: dict[str, Any]) -> Topic:
     """Change a topic's label, urgency or keyword; its kind is fixed because consent depends on it."""
+    # null is how a PATCH removes a keyword; a topic cannot do without a label or an urgency.
+    if "label" in changes and not (changes["label"] or "").strip():
+        raise invalid("label", "a topic needs a label; it cannot be removed")
+    if "urgent" in changes and changes["urgent"] is None:
+        raise invalid("urgent", "urgent is true or false; it cannot be removed")
     if changes.get("urgent") and topic.kind == "marketing":
         raise invalid("urgent", "a marketing topic cannot be urgent (urgent messages skip quiet hours)")
     if "keyword" in changes:

@@ -107,12 +107,24 @@ class LoginRateLimiter:
         self._lock = threading.Lock()
 
     def _recent(self, key: str) -> deque[float]:
-        """The key's failure times inside the window (older ones dropped)."""
-        failures = self._failures.setdefault(key, deque())
+        """The key's failure times inside the window (older ones dropped).
+
+        Keys without recent failures are not kept: otherwise every email address anyone typed (even in
+        refused, cheap 429 requests) would stay in memory for the life of the process."""
+        failures = self._failures.get(key)
+        if failures is None:
+            return deque()
         horizon = self.clock() - self.window
         while failures and failures[0] <= horizon:
             failures.popleft()
+        if not failures:
+            del self._failures[key]
         return failures
+
+    def tracked_keys(self) -> int:
+        """How many accounts and addresses have failures on record (memory use is proportional)."""
+        with self._lock:
+            return len(self._failures)
 
     def retry_after(self, *keys: str) -> float:
         """Seconds until any of the keys may try again; 0 when none is blocked."""
@@ -125,7 +137,8 @@ class LoginRateLimiter:
         """Record one failed attempt against every key."""
         with self._lock:
             for key in keys:
-                self._recent(key).append(self.clock())
+                self._failures[key] = self._recent(key)
+                self._failures[key].append(self.clock())
 
     def succeeded(self, *keys: str) -> None:
         """Forget the failures of the keys after a successful login."""

@@ -62,6 +62,7 @@ class PhoneMessage:
     at: datetime  # when it reached the phone, or when the phone sent it
     provider_message_id: str
     channel_kind: str = "sms"
+    channel_key: int | None = None  # the simulator channel it went through (whose workspace may read it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +162,7 @@ class SimulatorCarrier:
                         at=due,
                         provider_message_id=provider_id,
                         channel_kind=kind,
+                        channel_key=channel_key,
                     )
                 )
         response = {"id": provider_id, "status": "ACCEPTD"}
@@ -222,6 +224,7 @@ class SimulatorCarrier:
         *,
         now: datetime | None = None,
         kind: str = "sms",
+        channel_key: int | None = None,
     ) -> InboundMessage:
         """A simulated customer texts the business; returns the event for the inbound pipeline."""
         now = now or self.clock()
@@ -238,6 +241,7 @@ class SimulatorCarrier:
                     at=now,
                     provider_message_id=provider_id,
                     channel_kind=kind,
+                    channel_key=channel_key,
                 )
             )
         return InboundMessage(
@@ -318,7 +322,7 @@ class SimulatorAdapter:
     def receive_from_phone(self, from_address: str, text: str, now: datetime | None = None) -> InboundMessage:
         """A simulated customer writes to this channel's sender; returns the inbound event."""
         return self.carrier.phone_sends(
-            from_address, self.sender_id or "Mannerly", text, now=now, kind=self.kind
+            from_address, self.sender_id or "Mannerly", text, now=now, kind=self.kind, channel_key=self.channel_id
         )
 
 

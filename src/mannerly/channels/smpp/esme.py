@@ -324,7 +324,14 @@ class EsmeClient:
             self._last_activity = time.monotonic()
             buffer += chunk
             for frame in pdu.split_frames(buffer):
-                self._handle(pdu.decode(frame))
+                try:
+                    message = pdu.decode(frame)
+                except pdu.PduError as error:
+                    # Well framed but malformed: refuse this PDU and keep the session (dropping it would
+                    # lose the answers to our pending submits, and the SMSC would resend the same PDU).
+                    self._refuse_malformed(frame, error)
+                    continue
+                self._handle(message)
                 if self._socket is not sock:  # an unbind (or a failed write) ended the session
                     return
 
@@ -356,12 +363,15 @@ class EsmeClient:
                 pending.resolve(message)
             return
         if message.command_id == pdu.DELIVER_SM:
+            status = pdu.ESME_ROK
             try:
                 if self.on_deliver is not None:
                     self.on_deliver(message)
             except Exception:  # the SMSC must get its answer, or it redelivers forever
                 log.exception("handling a deliver_sm failed")
-            self._answer(pdu.response_to(message))
+                # Not ESME_ROK: that would tell the SMSC the message was taken while it was lost.
+                status = pdu.ESME_RX_T_APPN
+            self._answer(pdu.response_to(message, status))
         elif message.command_id == pdu.ENQUIRE_LINK:
             self._answer(pdu.response_to(message))
         elif message.command_id == pdu.UNBIND:
@@ -369,6 +379,20 @@ class EsmeClient:
             self._drop_connection("the SMSC unbound")
         else:
             self._answer(pdu.generic_nack(message.sequence_number, pdu.ESME_RINVCMDID))
+
+    def _refuse_malformed(self, frame: bytes, error: pdu.PduError) -> None:
+        """Answer a PDU whose body does not decode: deliver_sm_resp with a permanent error for a deliver_sm
+        (the SMSC stops redelivering it), generic_nack for other requests; a malformed response is left
+        to time out, so that message's outcome becomes "unknown" rather than guessed."""
+        _length, command_id, _status, sequence_number = pdu.HEADER.unpack_from(frame)
+        log.warning("malformed %s PDU refused: %s", pdu.COMMAND_NAMES.get(command_id, hex(command_id)), error)
+        if command_id & pdu.RESPONSE_BIT:
+            return
+        if command_id == pdu.DELIVER_SM:
+            self._answer(pdu.Pdu(pdu.response_id(command_id), sequence_number, pdu.ESME_RX_P_APPN,
+                                 {"message_id": ""}))
+        else:
+            self._answer(pdu.generic_nack(sequence_number, pdu.ESME_RINVCMDLEN))
 
     def _answer(self, response: pdu.Pdu) -> None:
         """Write a response to one of the SMSC's requests."""
