@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mannerly.channels.base import InboundMessage, OutboundMessage, SendResult, advance_status
@@ -475,6 +475,7 @@ class Dispatcher:
 
     def reconcile_unknown(self, stats: DispatchStats) -> None:
         """Ask providers what became of `unknown` messages whose id we know; each at most once a minute."""
+        self.search_lost_handoffs(stats)
         now = self.runtime.now()
         with self.runtime.session() as session:
             rows = session.scalars(select(Message).where(
@@ -494,6 +495,59 @@ class Dispatcher:
                     stats.reconciled += 1
                 # An unknown row is never claimed for sending, so its lease only paces these lookups.
                 message.lease_until = now + RECONCILE_INTERVAL
+            session.commit()
+
+    def search_lost_handoffs(self, stats: DispatchStats) -> None:
+        """`unknown` messages without a provider id: found at the provider, or proven never sent and queued again."""
+        now = self.runtime.now()
+        grace = timedelta(seconds=self.runtime.settings.handoff_search_after_seconds)
+        with self.runtime.session() as session:
+            rows = session.scalars(select(Message).where(
+                Message.status == "unknown", Message.provider_message_id.is_(None),
+                Message.channel_id.is_not(None), Message.direction == "outbound",
+                or_(Message.lease_until.is_(None), Message.lease_until < now),
+            ).order_by(Message.id).limit(100)).all()
+            for message in rows:
+                channel = session.get(Channel, message.channel_id)
+                adapter = self.runtime.channels.adapter_for(channel, self.runtime)
+                find_handoff = getattr(adapter, "find_handoff", None)
+                # Unknown rows are never claimed for sending, so their lease only paces these searches.
+                message.lease_until = now + RECONCILE_INTERVAL
+                if find_handoff is None or channel is None:
+                    continue
+                started = session.scalar(select(func.max(MessageStatusEvent.occurred_at)).where(
+                    MessageStatusEvent.message_id == message.id, MessageStatusEvent.status == "sending"))
+                started = started or message.updated_at
+                contact = session.get(Contact, message.contact_id)
+                outbound = OutboundMessage(message_id=message.id, to=address_of(contact, channel),
+                                           text=message.final_text or message.body, config=dict(channel.config or {}),
+                                           sender_id=channel.sender_id)
+                try:
+                    search = find_handoff(outbound, started)
+                except Exception:  # a provider outage must not stop the dispatcher
+                    log.warning("hand-off search for message %s failed", message.id, exc_info=True)
+                    search = None
+                if search is None:
+                    continue
+                if search.found is not None:
+                    found = replace(search.found, message_id=message.id)
+                    if apply_status_update(session, channel, found, now) is not None:
+                        stats.reconciled += 1
+                    continue
+                if not search.absent:
+                    continue
+                if now - started < grace:
+                    message.lease_until = started + grace  # a request may still be on its way: look again then
+                    continue
+                # The provider's own list proves it never got the message: handing it off now is the first time.
+                message.status = "pending"
+                message.send_at = now
+                message.lease_until = None
+                message.updated_at = now
+                message.status_detail = "the provider never received it (its message list was searched); queued again"
+                session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
+                                               status="pending", occurred_at=now))
+                stats.reconciled += 1
             session.commit()
 
     def poll_receipts(self, stats: DispatchStats) -> None:
