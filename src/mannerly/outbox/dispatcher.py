@@ -199,6 +199,8 @@ class Dispatcher:
         """Bind to a runtime (database, clock, adapters)."""
         self.runtime = runtime
         self.worker_id = worker_id
+        # The lease_until written by the last claim: rows still carrying it are still ours.
+        self.last_claim_lease: datetime | None = None
 
     # -- one pass -----------------------------------------------------------------------
 
@@ -217,7 +219,7 @@ class Dispatcher:
         stats.claimed = len(claimed)
         if claimed:
             try:
-                self.dispatch_batch(claimed, stats)
+                self.dispatch_batch(claimed, stats, self.last_claim_lease)
             except Exception as error:  # leases expire, so the rows are retried or recovered later
                 log.exception("dispatch of a batch of %d messages failed", len(claimed))
                 stats.errors.append(f"batch: {error}")
@@ -255,6 +257,8 @@ class Dispatcher:
         """Lease a batch of due rows to this worker and return their ids."""
         settings = self.runtime.settings
         now = self.runtime.now()
+        lease = now + timedelta(seconds=settings.lease_seconds)
+        self.last_claim_lease = lease
         with self.runtime.session() as session:
             due = (
                 select(Message.id)
@@ -279,8 +283,7 @@ class Dispatcher:
                     Message.status.in_(DUE_STATUSES),
                     or_(Message.lease_until.is_(None), Message.lease_until < now),
                 )
-                .values(lease_until=now + timedelta(seconds=settings.lease_seconds),
-                        attempts=Message.attempts + 1)
+                .values(lease_until=lease, attempts=Message.attempts + 1)
                 .returning(Message.id)
                 .execution_options(synchronize_session=False)
             ).all()
@@ -289,13 +292,30 @@ class Dispatcher:
 
     # -- a batch of messages ------------------------------------------------------------
 
-    def dispatch_batch(self, message_ids: list[int], stats: DispatchStats) -> None:
-        """Decide a claimed batch again, mark what may go `sending` in one commit, hand it off, record it."""
+    def dispatch_batch(self, message_ids: list[int], stats: DispatchStats, claim_lease: datetime | None) -> None:
+        """Decide a claimed batch again, mark what may go `sending` in one commit, hand it off, record it.
+
+        `claim_lease` is the lease_until our claim wrote: rows that no longer carry it were taken over by
+        another worker after our lease ran out (a slow pass), and are left to it.
+        """
         now = self.runtime.now()
         with self.runtime.session() as session:
+            # First statement of the transaction, so it holds the rows (PostgreSQL row locks, SQLite's write
+            # lock) until `sending` is committed: a worker claiming them after our lease ran out either waits
+            # and then finds them taken, or took them first and we leave them.
+            owned = list(session.scalars(
+                update(Message)
+                .where(Message.id.in_(message_ids), Message.status.in_(DUE_STATUSES),
+                       Message.lease_until == claim_lease)
+                .values(lease_until=now + timedelta(seconds=self.runtime.settings.lease_seconds))
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)))
+            if not owned:
+                session.commit()
+                return
             # Plain rows, not ORM objects: the batch is written back with bulk statements.
             rows = session.execute(select(*DUE_COLUMNS).where(
-                Message.id.in_(message_ids), Message.status.in_(DUE_STATUSES)).order_by(Message.send_at, Message.id)
+                Message.id.in_(owned), Message.status.in_(DUE_STATUSES)).order_by(Message.send_at, Message.id)
             ).all()
             if not rows:
                 return
