@@ -34,9 +34,13 @@ SETTLED_STATUSES = frozenset({"queued", "sent", "delivered", "read", "undelivere
 UNSETTLED_STATUSES = frozenset({"pending", "deferred", "held", "sending", "unknown"})
 
 
+# Read at import: tests/conftest.py removes every MANNERLY_* variable before each test runs.
+LONG_RUN = os.environ.get("MANNERLY_LONG", "") not in ("", "0")
+
+
 def long_run() -> bool:
     """True when the long versions were asked for (MANNERLY_LONG=1)."""
-    return os.environ.get("MANNERLY_LONG", "") not in ("", "0")
+    return LONG_RUN
 
 
 def size(default: int, long: int) -> int:
