@@ -35,10 +35,28 @@ from mannerly.inbound.pipeline import (
     receive_message,
 )
 from mannerly.messages.service import pick_channel, policy_topic, rejection_summary
-from mannerly.models import Channel, Contact, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
+from mannerly.models import (
+    Channel,
+    Consent,
+    Contact,
+    Message,
+    MessageStatusEvent,
+    ProviderExchange,
+    Topic,
+    Workspace,
+)
 from mannerly.observability import DISPATCH_PASS_SECONDS, HANDOFFS, count_decision
 from mannerly.policy.engine import decide
-from mannerly.policy.types import Action, ContactState, Policy, SendRequest, SentRecord, Source, TopicKind
+from mannerly.policy.types import (
+    Action,
+    ConsentStatus,
+    ContactState,
+    Policy,
+    SendRequest,
+    SentRecord,
+    Source,
+    TopicKind,
+)
 from mannerly.runtime import Runtime
 from mannerly.workspaces.service import workspace_policy
 
@@ -56,6 +74,8 @@ RECONCILE_INTERVAL = timedelta(minutes=1)
 # A batch is handed off one channel at a time, and a slow provider may take long: a row in
 # `sending` is presumed abandoned only after ten leases (it then becomes `unknown`, never resent).
 SENDING_LEASE_FACTOR = 10
+# The error code of a message not handed off because its contact opted out after it was decided.
+OPTED_OUT_BEFORE_HANDOFF = "opted_out_before_handoff"
 
 
 @dataclass
@@ -86,6 +106,12 @@ class Handoff:
     workspace_id: int
     channel: Channel
     outbound: OutboundMessage
+    contact_id: int = 0
+    topic_id: int | None = None
+    # Whether the contact had opted out (globally or of the topic) when the message was decided: the
+    # opt-out confirmation is decided that way on purpose, and is not stopped by the check at hand-off.
+    opted_out_when_decided: bool = False
+    # When the request was about to leave (after the last opt-out check); the message's sent_at.
     started: datetime | None = None
 
 
@@ -140,12 +166,15 @@ def address_of(contact: Contact, channel: Channel) -> str:
     return contact.phone or ""
 
 
-def outcome_of(row, result: SendResult, now: datetime, stats: DispatchStats) -> dict:
-    """The column changes one provider answer makes to its message row (by primary key)."""
+def outcome_of(row, result: SendResult, now: datetime, stats: DispatchStats, started: datetime | None = None) -> dict:
+    """The column changes one provider answer makes to its message row (by primary key); `started`: when it left."""
     change: dict = {"id": row.id, "lease_until": None, "updated_at": now, "status_detail": None,
                     "provider_message_id": row.provider_message_id, "sent_at": row.sent_at, "error_code": None}
-    if result.accepted:
-        change.update(provider_message_id=result.provider_message_id, sent_at=row.sent_at or now,
+    if result.error_code == OPTED_OUT_BEFORE_HANDOFF:
+        change.update(status="rejected", status_detail=result.error_detail)
+        stats.rejected += 1
+    elif result.accepted:
+        change.update(provider_message_id=result.provider_message_id, sent_at=row.sent_at or started or now,
                       status=advance_status(row.status, result.status))
         stats.sent += 1
     elif result.status == "unknown":
@@ -185,6 +214,11 @@ def channel_options(decision: dict, request: dict) -> dict:
             "parameters": list(request.get("whatsapp_parameters") or []),
         }
     return options
+
+
+# What a message stopped by an opt-out stored after its decision gets instead of a provider's answer.
+STOPPED_RESULT = SendResult(accepted=False, status="failed", error_code=OPTED_OUT_BEFORE_HANDOFF,
+                            error_detail="the contact opted out after this message was decided; not sent")
 
 
 def unknown_result(error: Exception) -> SendResult:
@@ -398,7 +432,9 @@ class Dispatcher:
             encoding=decision.encoding,
             options=channel_options(stored, request),
         )
-        return change, Handoff(message_id=row.id, workspace_id=row.workspace_id, channel=channel, outbound=outbound)
+        opted_out = state.global_opt_out or state.consent_for(send_request.topic) is ConsentStatus.OPTED_OUT
+        return change, Handoff(message_id=row.id, workspace_id=row.workspace_id, channel=channel, outbound=outbound,
+                               contact_id=row.contact_id, topic_id=row.topic_id, opted_out_when_decided=opted_out)
 
     def hand_off(self, group: list[Handoff]) -> list[SendResult]:
         """Hand one channel's messages to its adapter, pipelined where the adapter can; one result each."""
@@ -409,14 +445,22 @@ class Dispatcher:
         if send_many is not None and len(group) > 1:
             for handoff in group:
                 self.wait_for_rate_limit(channel)
+            stopped = self.opted_out_since_decided(group)
+            going = [handoff for handoff in group if handoff.message_id not in stopped]
+            for handoff in going:
                 handoff.started = self.runtime.now()
             try:
-                return list(send_many([handoff.outbound for handoff in group]))
+                answers = iter(send_many([handoff.outbound for handoff in going]) if going else [])
             except Exception as error:  # some may have left: every outcome is unknown
                 log.warning("batch hand-off on channel %s raised %s; marking unknown", channel.id, error)
-                return [unknown_result(error) for _ in group]
+                answers = iter([unknown_result(error) for _ in going])
+            return [STOPPED_RESULT if handoff.message_id in stopped else next(answers) for handoff in group]
         for handoff in group:
             self.wait_for_rate_limit(channel)
+            # A STOP stored since the decision wins: checked right before this request leaves.
+            if self.opted_out_since_decided([handoff]):
+                results.append(STOPPED_RESULT)
+                continue
             handoff.started = self.runtime.now()
             try:
                 results.append(adapter.send(handoff.outbound))
@@ -424,6 +468,21 @@ class Dispatcher:
                 log.warning("hand-off of message %s raised %s; marking unknown", handoff.message_id, error)
                 results.append(unknown_result(error))
         return results
+
+    def opted_out_since_decided(self, group: list[Handoff]) -> set[int]:
+        """Ids of the messages whose contact opted out (globally or of the topic) after the message was decided."""
+        watched = [handoff for handoff in group if not handoff.opted_out_when_decided]
+        if not watched:
+            return set()
+        contact_ids = {handoff.contact_id for handoff in watched}
+        with self.runtime.session() as session:
+            global_out = set(session.scalars(select(Contact.id).where(
+                Contact.id.in_(contact_ids), Contact.global_opt_out.is_(True))))
+            topic_out = {(row.contact_id, row.topic_id) for row in session.execute(
+                select(Consent.contact_id, Consent.topic_id).where(
+                    Consent.contact_id.in_(contact_ids), Consent.status == "opted_out"))}
+        return {handoff.message_id for handoff in watched
+                if handoff.contact_id in global_out or (handoff.contact_id, handoff.topic_id) in topic_out}
 
     def wait_for_rate_limit(self, channel: Channel) -> None:
         """Block until the channel's token bucket (shared through Redis when configured) lets one more go."""
@@ -448,9 +507,10 @@ class Dispatcher:
             changes, events, exchanges, effects = [], [], [], []
             for handoff, result in results:
                 row = rows[handoff.message_id]
-                change = outcome_of(row, result, now, stats)
+                change = outcome_of(row, result, now, stats, handoff.started)
                 changes.append(change)
-                HANDOFFS.labels(handoff.channel.kind, handoff_outcome(result, change)).inc()
+                if result.error_code != OPTED_OUT_BEFORE_HANDOFF:  # stopped ones never reached the provider
+                    HANDOFFS.labels(handoff.channel.kind, handoff_outcome(result, change)).inc()
                 events.append({"workspace_id": row.workspace_id, "message_id": row.id, "status": change["status"],
                                "raw_status": result.status, "error_code": result.error_code, "occurred_at": now})
                 if result.exchange is not None:
