@@ -87,11 +87,12 @@ def make_world(runtime: Runtime, fake: FakeTwilio, contacts: int, name: str = "A
         )
         session.add(channel)
         session.flush()
-        session.execute(insert(Contact), [
-            {"workspace_id": workspace.id, "phone": phone_number(first + index), "country": "KR", "language": "en",
-             "first_name": f"Customer{first + index}", "tags": [], "attributes": {}, "created_at": now,
-             "updated_at": now}
-            for index in range(contacts)])
+        if contacts:
+            session.execute(insert(Contact), [
+                {"workspace_id": workspace.id, "phone": phone_number(first + index), "country": "KR",
+                 "language": "en", "first_name": f"Customer{first + index}", "tags": [], "attributes": {},
+                 "created_at": now, "updated_at": now}
+                for index in range(contacts)])
         segment = create_segment(session, workspace, "everyone", {}, now)
         session.commit()
         ids = list(session.scalars(select(Contact.id).where(Contact.workspace_id == workspace.id)

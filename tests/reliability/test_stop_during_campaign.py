@@ -1,7 +1,7 @@
 """Sending: a STOP stored while a campaign runs stops every later hand-off of that campaign to its sender.
 
 Two `mannerly worker` processes send a campaign through the fake Twilio while customers text STOP through
-the signed Twilio webhook. Default: 800 recipients, 40 STOPs; MANNERLY_LONG=1: 20,000 recipients, 1,000 STOPs.
+the signed Twilio webhook. Default: 600 recipients, 40 STOPs; MANNERLY_LONG=1: 20,000 recipients, 1,000 STOPs.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tests.reliability.helpers import (
 
 def test_no_campaign_message_is_handed_off_after_the_stop_is_stored(settings, tmp_path, capsys):
     """Every hand-off to a customer who texted STOP was created before the STOP was committed."""
-    recipients, stops = size(800, 20_000), size(40, 1000)
+    recipients, stops = size(600, 20_000), size(40, 1000)
     settings = settings.model_copy(update={"public_base_url": PUBLIC_BASE_URL})
     runtime = Runtime.create(settings)
     with FakeTwilio(settle_status="delivered") as fake:

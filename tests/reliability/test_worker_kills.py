@@ -1,8 +1,8 @@
 """Sending: `mannerly worker` processes killed with SIGKILL during a campaign lose nothing and hand nothing off twice.
 
 The fake Twilio (in this process) logs every created message with our message id (from its StatusCallback)
-and answers 500 or drops the connection after accepting on a share of sends. Default: 800 messages and
-3 kills (400 and 2 on PostgreSQL); MANNERLY_LONG=1: 50,000 messages and 25 kills.
+and answers 500 or drops the connection after accepting on a share of sends. Default: 600 messages and
+3 kills (300 and 1 on PostgreSQL); MANNERLY_LONG=1: 50,000 messages and 25 kills.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def run_campaign_with_kills(settings, tmp_path, messages: int, kills: int, fault
 
 def test_kill_9_workers_during_a_campaign_loses_and_duplicates_nothing(settings, tmp_path, capsys):
     """Two workers, one killed with SIGKILL repeatedly: every recipient handed off exactly once, nothing stuck."""
-    figures = run_campaign_with_kills(settings, tmp_path, messages=size(800, 50_000), kills=size(3, 25),
+    figures = run_campaign_with_kills(settings, tmp_path, messages=size(600, 50_000), kills=size(3, 25),
                                       fault_share=0.0)
     with capsys.disabled():
         print(f"\nworker kills: {figures}")
@@ -99,7 +99,7 @@ def test_kill_9_workers_during_a_campaign_loses_and_duplicates_nothing(settings,
 @pytest.mark.postgres
 def test_kill_9_workers_on_postgresql(postgres_settings, tmp_path, capsys):
     """The same on PostgreSQL (SKIP LOCKED claims)."""
-    figures = run_campaign_with_kills(postgres_settings, tmp_path, messages=size(400, 50_000), kills=size(2, 25),
+    figures = run_campaign_with_kills(postgres_settings, tmp_path, messages=size(300, 50_000), kills=size(1, 25),
                                       fault_share=0.0)
     with capsys.disabled():
         print(f"\nworker kills (PostgreSQL): {figures}")
@@ -107,7 +107,7 @@ def test_kill_9_workers_on_postgresql(postgres_settings, tmp_path, capsys):
 
 def test_provider_dropping_or_failing_5_percent_of_sends_duplicates_nothing(settings, tmp_path, capsys):
     """5% of sends answered 500 or cut after accepting: retried or found again, never sent twice, none left unknown."""
-    messages = size(500, 20_000)
+    messages = size(400, 20_000)
     figures = run_campaign_with_kills(settings, tmp_path, messages=messages, kills=0, fault_share=0.05)
     faults = figures["faults"]
     assert faults["refused:20500"] > 0 and faults[FAULT_DROP_AFTER_ACCEPT] > 0
