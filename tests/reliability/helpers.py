@@ -1,6 +1,6 @@
 """Shared pieces of the reliability tests: a campaign world on a Twilio-format fake, worker processes, final states.
 
-The long versions run with MANNERLY_LONG=1 (see docs/reliability.md); the default sizes keep the suite quick.
+The long versions run with LONG_TESTS=1 (see docs/reliability.md); the default sizes keep the suite quick.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from mannerly.models import Channel, Contact, Message, Template, Topic, Workspac
 from mannerly.runtime import Runtime
 from mannerly.segments.service import create_segment
 from mannerly.workspaces.service import create_workspace
+from tests.reliability.harness import long_run
 
 PUBLIC_BASE_URL = "https://mannerly.example.com"
 BUSINESS_NUMBER = "+15017122661"
@@ -34,17 +35,8 @@ SETTLED_STATUSES = frozenset({"queued", "sent", "delivered", "read", "undelivere
 UNSETTLED_STATUSES = frozenset({"pending", "deferred", "held", "sending", "unknown"})
 
 
-# Read at import: tests/conftest.py removes every MANNERLY_* variable before each test runs.
-LONG_RUN = os.environ.get("MANNERLY_LONG", "") not in ("", "0")
-
-
-def long_run() -> bool:
-    """True when the long versions were asked for (MANNERLY_LONG=1)."""
-    return LONG_RUN
-
-
 def size(default: int, long: int) -> int:
-    """`long` in a long run, else `default`."""
+    """`long` in a long run (LONG_TESTS=1), else `default`."""
     return long if long_run() else default
 
 

@@ -3,7 +3,7 @@
 `mannerly serve` (with its embedded worker) takes concurrent POST /v1/messages and is killed mid-stream,
 then a `mannerly worker` finishes the job. Every committed message is handed off exactly once (counted by
 message id in the fake Twilio's log), every answered POST has its committed row, and the fake never got a
-message without one. Default: 200 POSTs, 1 kill; MANNERLY_LONG=1: 5,000 POSTs, 20 kills.
+message without one. Default: 200 POSTs, 1 kill; LONG_TESTS=1: 5,000 POSTs, 20 kills.
 """
 
 from __future__ import annotations

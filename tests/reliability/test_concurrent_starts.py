@@ -1,6 +1,6 @@
 """Scheduling and the API under concurrency: two planners start one campaign at once; 100 POSTs share one key.
 
-Default: 2 rounds of 300 recipients, 100 POSTs; MANNERLY_LONG=1: 10 rounds of 5,000 recipients, 1,000 POSTs.
+Default: 2 rounds of 300 recipients, 100 POSTs; LONG_TESTS=1: 10 rounds of 5,000 recipients, 1,000 POSTs.
 """
 
 from __future__ import annotations

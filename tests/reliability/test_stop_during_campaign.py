@@ -1,7 +1,7 @@
 """Sending: a STOP stored while a campaign runs stops every later hand-off of that campaign to its sender.
 
 Two `mannerly worker` processes send a campaign through the fake Twilio while customers text STOP through
-the signed Twilio webhook. Default: 600 recipients, 40 STOPs; MANNERLY_LONG=1: 20,000 recipients, 1,000 STOPs.
+the signed Twilio webhook. Default: 600 recipients, 40 STOPs; LONG_TESTS=1: 20,000 recipients, 1,000 STOPs.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The fake Twilio (in this process) logs every created message with our message id (from its StatusCallback)
 and answers 500 or drops the connection after accepting on 5% of sends. Default: 600 messages and 3 kills
-on SQLite; MANNERLY_LONG=1 (or CI=true for PostgreSQL): 50,000 messages and 25 kills on SQLite and on
+on SQLite; LONG_TESTS=1 (or CI=true for PostgreSQL): 50,000 messages and 25 kills on SQLite and on
 PostgreSQL, and a 20,000-message run with faults and no kills.
 """
 
@@ -36,9 +36,10 @@ from tests.reliability.helpers import (
 
 def run_campaign_with_kills(settings, tmp_path, messages: int, kills: int, fault_share: float) -> dict:
     """Run a campaign of `messages` with two workers, SIGKILL one `kills` times; check and return the figures."""
-    faults = {FAULT_SERVER_ERROR: fault_share / 2, FAULT_DROP_AFTER_ACCEPT: fault_share / 2} if fault_share else {}
     chooser = random.Random(7)
-    with FakeTwilio(settle_status="delivered", fault_rates=faults, seed=11) as fake:
+    with FakeTwilio(settle_status="delivered") as fake:
+        if fault_share:
+            fake.fail_at_random(fault_share, (FAULT_SERVER_ERROR, FAULT_DROP_AFTER_ACCEPT), seed=11)
         runtime = Runtime.create(settings)
         try:
             world = make_world(runtime, fake, messages)
@@ -103,7 +104,7 @@ def test_kill_9_workers_during_a_campaign_loses_and_duplicates_nothing(settings,
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not (long_run() or os.environ.get("CI") == "true"),
-                    reason="long version only (MANNERLY_LONG=1) or CI=true: ~35 s of worker processes")
+                    reason="long version only (LONG_TESTS=1) or CI=true: ~35 s of worker processes")
 def test_kill_9_workers_on_postgresql(postgres_settings, tmp_path, capsys):
     """The same on PostgreSQL (SKIP LOCKED claims)."""
     figures = run_campaign_with_kills(postgres_settings, tmp_path, messages=size(300, 50_000), kills=size(1, 25),
@@ -112,7 +113,7 @@ def test_kill_9_workers_on_postgresql(postgres_settings, tmp_path, capsys):
         print(f"\nworker kills (PostgreSQL): {figures}")
 
 
-@pytest.mark.skipif(not long_run(), reason="long version only (MANNERLY_LONG=1); the default kill test has faults too")
+@pytest.mark.skipif(not long_run(), reason="long version only (LONG_TESTS=1); the default kill test has faults too")
 def test_provider_dropping_or_failing_5_percent_of_sends_duplicates_nothing(settings, tmp_path, capsys):
     """5% of sends answered 500 or cut after accepting: retried or found again, never sent twice, none left unknown."""
     figures = run_campaign_with_kills(settings, tmp_path, messages=20_000, kills=0, fault_share=0.05)
