@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     dispatch_batch_size: int = Field(default=100, ge=1)
     # How long a worker owns a claimed message before another worker may recover it.
     lease_seconds: int = Field(default=60, ge=1)
+    # A hand-off whose answer was lost is sent again only if the provider's message list, searched this
+    # long after the hand-off began (when no request can still be on its way), does not have it.
+    handoff_search_after_seconds: int = Field(default=120, ge=1)
     # The built-in simulator carrier: delivery-receipt delay, share of failed deliveries, RNG seed.
     simulator_latency_ms: int = Field(default=300, ge=0)
     simulator_failure_rate: float = Field(default=0.02, ge=0.0, le=1.0)

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from mannerly.channels.base import SendResult, StatusUpdate
 from mannerly.messages.service import OutboundIntent, submit
 from mannerly.models import Channel, Contact, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
-from mannerly.outbox.dispatcher import Dispatcher
+from mannerly.outbox.dispatcher import BatchContext, DispatchStats, Dispatcher
 from mannerly.workspaces.service import create_workspace
 
 TUESDAY_MORNING_SEOUL = datetime(2025, 3, 4, 1, 0, tzinfo=UTC)
@@ -142,6 +143,32 @@ def test_claimed_rows_are_not_claimed_again_while_leased(runtime, setup):
     first, second = Dispatcher(runtime, "a"), Dispatcher(runtime, "b")
     assert len(first.claim_due()) == 1
     assert second.claim_due() == []
+
+
+def test_a_claim_that_ran_out_and_was_taken_over_is_not_handed_off_twice(runtime, setup, clock, monkeypatch):
+    """A slow worker whose lease expired while it decided the batch must not hand it off after the new owner did."""
+    provider, workspace_id = setup
+    message_id = queue(runtime, workspace_id)
+    slow, fast = Dispatcher(runtime, "slow"), Dispatcher(runtime, "fast")
+    claimed = slow.claim_due()
+    lease = slow.last_claim_lease
+    real_load = BatchContext.load.__func__
+
+    def load_while_the_lease_runs_out(cls, session, messages, now):
+        """Load the batch; meanwhile the lease expires and the other worker tries to claim and send the same rows."""
+        context = real_load(cls, session, messages, now)
+        monkeypatch.setattr(BatchContext, "load", classmethod(real_load))
+        clock.advance(seconds=runtime.settings.lease_seconds + 1)
+        try:
+            fast.run_once()
+        except OperationalError as error:  # SQLite: the slow worker holds the rows until `sending` is committed
+            assert "locked" in str(error)
+        return context
+
+    monkeypatch.setattr(BatchContext, "load", classmethod(load_while_the_lease_runs_out))
+    slow.dispatch_batch(claimed, DispatchStats(), lease)
+    assert provider.handed_off == [message_id]
+    assert status_of(runtime, message_id).status == "sent"
 
 
 def test_exchange_log_has_no_secrets(runtime, setup):

@@ -30,11 +30,11 @@ def test_a_receipt_arriving_while_the_answer_is_recorded_keeps_the_furthest_stat
     reading_done = threading.Event()
     real_outcome = dispatcher_module.outcome_of
 
-    def slow_outcome(row, result, now, stats):
+    def slow_outcome(row, result, now, stats, *args, **kwargs):
         """The dispatcher has read the row; give the receipt every chance to slip in before the write."""
         reading_done.set()
         time.sleep(0.5)
-        return real_outcome(row, result, now, stats)
+        return real_outcome(row, result, now, stats, *args, **kwargs)
 
     monkeypatch.setattr(dispatcher_module, "outcome_of", slow_outcome)
 

@@ -140,6 +140,18 @@ InboundEvent = InboundMessage | StatusUpdate
 
 
 @dataclass(frozen=True, slots=True)
+class HandoffSearch:
+    """What a provider's message list says of a hand-off whose answer (and so provider id) was lost.
+
+    `found`: the provider has it (its id and status); `absent`: the provider has no such message,
+    so it never left (adapters say so only when their search is complete and unambiguous).
+    """
+
+    found: StatusUpdate | None = None
+    absent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookRequest:
     """An HTTP request a provider made to /webhooks/{channel_id}, as adapters need it to verify and parse."""
 

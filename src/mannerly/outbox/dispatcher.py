@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mannerly.channels.base import InboundMessage, OutboundMessage, SendResult, advance_status
@@ -36,10 +36,28 @@ from mannerly.inbound.pipeline import (
     receive_message,
 )
 from mannerly.messages.service import pick_channel, policy_topic, rejection_summary
-from mannerly.models import Channel, Contact, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
+from mannerly.models import (
+    Channel,
+    Consent,
+    Contact,
+    Message,
+    MessageStatusEvent,
+    ProviderExchange,
+    Topic,
+    Workspace,
+)
 from mannerly.observability import DISPATCH_PASS_SECONDS, HANDOFFS, count_decision
 from mannerly.policy.engine import decide
-from mannerly.policy.types import Action, ContactState, Policy, SendRequest, SentRecord, Source, TopicKind
+from mannerly.policy.types import (
+    Action,
+    ConsentStatus,
+    ContactState,
+    Policy,
+    SendRequest,
+    SentRecord,
+    Source,
+    TopicKind,
+)
 from mannerly.runtime import Runtime
 from mannerly.workspaces.service import workspace_policy
 
@@ -57,6 +75,8 @@ RECONCILE_INTERVAL = timedelta(minutes=1)
 # A batch is handed off one channel at a time, and a slow provider may take long: a row in
 # `sending` is presumed abandoned only after ten leases (it then becomes `unknown`, never resent).
 SENDING_LEASE_FACTOR = 10
+# The error code of a message not handed off because its contact opted out after it was decided.
+OPTED_OUT_BEFORE_HANDOFF = "opted_out_before_handoff"
 
 
 @dataclass
@@ -87,6 +107,12 @@ class Handoff:
     workspace_id: int
     channel: Channel
     outbound: OutboundMessage
+    contact_id: int = 0
+    topic_id: int | None = None
+    # Whether the contact had opted out (globally or of the topic) when the message was decided: the
+    # opt-out confirmation is decided that way on purpose, and is not stopped by the check at hand-off.
+    opted_out_when_decided: bool = False
+    # When the request was about to leave (after the last opt-out check); the message's sent_at.
     started: datetime | None = None
 
 
@@ -141,12 +167,15 @@ def address_of(contact: Contact, channel: Channel) -> str:
     return contact.phone or ""
 
 
-def outcome_of(row, result: SendResult, now: datetime, stats: DispatchStats) -> dict:
-    """The column changes one provider answer makes to its message row (by primary key)."""
+def outcome_of(row, result: SendResult, now: datetime, stats: DispatchStats, started: datetime | None = None) -> dict:
+    """The column changes one provider answer makes to its message row (by primary key); `started`: when it left."""
     change: dict = {"id": row.id, "lease_until": None, "updated_at": now, "status_detail": None,
                     "provider_message_id": row.provider_message_id, "sent_at": row.sent_at, "error_code": None}
-    if result.accepted:
-        change.update(provider_message_id=result.provider_message_id, sent_at=row.sent_at or now,
+    if result.error_code == OPTED_OUT_BEFORE_HANDOFF:
+        change.update(status="rejected", status_detail=result.error_detail)
+        stats.rejected += 1
+    elif result.accepted:
+        change.update(provider_message_id=result.provider_message_id, sent_at=row.sent_at or started or now,
                       status=advance_status(row.status, result.status))
         stats.sent += 1
     elif result.status == "unknown":
@@ -188,6 +217,11 @@ def channel_options(decision: dict, request: dict) -> dict:
     return options
 
 
+# What a message stopped by an opt-out stored after its decision gets instead of a provider's answer.
+STOPPED_RESULT = SendResult(accepted=False, status="failed", error_code=OPTED_OUT_BEFORE_HANDOFF,
+                            error_detail="the contact opted out after this message was decided; not sent")
+
+
 def unknown_result(error: Exception) -> SendResult:
     """The result of a hand-off that raised: the request may have left, so its outcome is unknown."""
     return SendResult(accepted=False, status="unknown", error_detail=f"hand-off error: {error}")
@@ -200,6 +234,8 @@ class Dispatcher:
         """Bind to a runtime (database, clock, adapters)."""
         self.runtime = runtime
         self.worker_id = worker_id
+        # The lease_until written by the last claim: rows still carrying it are still ours.
+        self.last_claim_lease: datetime | None = None
 
     # -- one pass -----------------------------------------------------------------------
 
@@ -218,7 +254,7 @@ class Dispatcher:
         stats.claimed = len(claimed)
         if claimed:
             try:
-                self.dispatch_batch(claimed, stats)
+                self.dispatch_batch(claimed, stats, self.last_claim_lease)
             except Exception as error:  # leases expire, so the rows are retried or recovered later
                 log.exception("dispatch of a batch of %d messages failed", len(claimed))
                 stats.errors.append(f"batch: {error}")
@@ -256,6 +292,8 @@ class Dispatcher:
         """Lease a batch of due rows to this worker and return their ids."""
         settings = self.runtime.settings
         now = self.runtime.now()
+        lease = now + timedelta(seconds=settings.lease_seconds)
+        self.last_claim_lease = lease
         with self.runtime.session() as session:
             due = (
                 select(Message.id)
@@ -280,8 +318,7 @@ class Dispatcher:
                     Message.status.in_(DUE_STATUSES),
                     or_(Message.lease_until.is_(None), Message.lease_until < now),
                 )
-                .values(lease_until=now + timedelta(seconds=settings.lease_seconds),
-                        attempts=Message.attempts + 1)
+                .values(lease_until=lease, attempts=Message.attempts + 1)
                 .returning(Message.id)
                 .execution_options(synchronize_session=False)
             ).all()
@@ -290,13 +327,30 @@ class Dispatcher:
 
     # -- a batch of messages ------------------------------------------------------------
 
-    def dispatch_batch(self, message_ids: list[int], stats: DispatchStats) -> None:
-        """Decide a claimed batch again, mark what may go `sending` in one commit, hand it off, record it."""
+    def dispatch_batch(self, message_ids: list[int], stats: DispatchStats, claim_lease: datetime | None) -> None:
+        """Decide a claimed batch again, mark what may go `sending` in one commit, hand it off, record it.
+
+        `claim_lease` is the lease_until our claim wrote: rows that no longer carry it were taken over by
+        another worker after our lease ran out (a slow pass), and are left to it.
+        """
         now = self.runtime.now()
         with self.runtime.session() as session:
+            # First statement of the transaction, so it holds the rows (PostgreSQL row locks, SQLite's write
+            # lock) until `sending` is committed: a worker claiming them after our lease ran out either waits
+            # and then finds them taken, or took them first and we leave them.
+            owned = list(session.scalars(
+                update(Message)
+                .where(Message.id.in_(message_ids), Message.status.in_(DUE_STATUSES),
+                       Message.lease_until == claim_lease)
+                .values(lease_until=now + timedelta(seconds=self.runtime.settings.lease_seconds))
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)))
+            if not owned:
+                session.commit()
+                return
             # Plain rows, not ORM objects: the batch is written back with bulk statements.
             rows = session.execute(select(*DUE_COLUMNS).where(
-                Message.id.in_(message_ids), Message.status.in_(DUE_STATUSES)).order_by(Message.send_at, Message.id)
+                Message.id.in_(owned), Message.status.in_(DUE_STATUSES)).order_by(Message.send_at, Message.id)
             ).all()
             if not rows:
                 return
@@ -379,7 +433,9 @@ class Dispatcher:
             encoding=decision.encoding,
             options=channel_options(stored, request),
         )
-        return change, Handoff(message_id=row.id, workspace_id=row.workspace_id, channel=channel, outbound=outbound)
+        opted_out = state.global_opt_out or state.consent_for(send_request.topic) is ConsentStatus.OPTED_OUT
+        return change, Handoff(message_id=row.id, workspace_id=row.workspace_id, channel=channel, outbound=outbound,
+                               contact_id=row.contact_id, topic_id=row.topic_id, opted_out_when_decided=opted_out)
 
     def hand_off(self, group: list[Handoff]) -> list[SendResult]:
         """Hand one channel's messages to its adapter, pipelined where the adapter can; one result each."""
@@ -390,14 +446,22 @@ class Dispatcher:
         if send_many is not None and len(group) > 1:
             for handoff in group:
                 self.wait_for_rate_limit(channel)
+            stopped = self.opted_out_since_decided(group)
+            going = [handoff for handoff in group if handoff.message_id not in stopped]
+            for handoff in going:
                 handoff.started = self.runtime.now()
             try:
-                return list(send_many([handoff.outbound for handoff in group]))
+                answers = iter(send_many([handoff.outbound for handoff in going]) if going else [])
             except Exception as error:  # some may have left: every outcome is unknown
                 log.warning("batch hand-off on channel %s raised %s; marking unknown", channel.id, error)
-                return [unknown_result(error) for _ in group]
+                answers = iter([unknown_result(error) for _ in going])
+            return [STOPPED_RESULT if handoff.message_id in stopped else next(answers) for handoff in group]
         for handoff in group:
             self.wait_for_rate_limit(channel)
+            # A STOP stored since the decision wins: checked right before this request leaves.
+            if self.opted_out_since_decided([handoff]):
+                results.append(STOPPED_RESULT)
+                continue
             handoff.started = self.runtime.now()
             try:
                 results.append(adapter.send(handoff.outbound))
@@ -405,6 +469,21 @@ class Dispatcher:
                 log.warning("hand-off of message %s raised %s; marking unknown", handoff.message_id, error)
                 results.append(unknown_result(error))
         return results
+
+    def opted_out_since_decided(self, group: list[Handoff]) -> set[int]:
+        """Ids of the messages whose contact opted out (globally or of the topic) after the message was decided."""
+        watched = [handoff for handoff in group if not handoff.opted_out_when_decided]
+        if not watched:
+            return set()
+        contact_ids = {handoff.contact_id for handoff in watched}
+        with self.runtime.session() as session:
+            global_out = set(session.scalars(select(Contact.id).where(
+                Contact.id.in_(contact_ids), Contact.global_opt_out.is_(True))))
+            topic_out = {(row.contact_id, row.topic_id) for row in session.execute(
+                select(Consent.contact_id, Consent.topic_id).where(
+                    Consent.contact_id.in_(contact_ids), Consent.status == "opted_out"))}
+        return {handoff.message_id for handoff in watched
+                if handoff.contact_id in global_out or (handoff.contact_id, handoff.topic_id) in topic_out}
 
     def wait_for_rate_limit(self, channel: Channel) -> None:
         """Block until the channel's token bucket (shared through Redis when configured) lets one more go."""
@@ -432,9 +511,10 @@ class Dispatcher:
             changes, events, exchanges, effects = [], [], [], []
             for handoff, result in results:
                 row = rows[handoff.message_id]
-                change = outcome_of(row, result, now, stats)
+                change = outcome_of(row, result, now, stats, handoff.started)
                 changes.append(change)
-                HANDOFFS.labels(handoff.channel.kind, handoff_outcome(result, change)).inc()
+                if result.error_code != OPTED_OUT_BEFORE_HANDOFF:  # stopped ones never reached the provider
+                    HANDOFFS.labels(handoff.channel.kind, handoff_outcome(result, change)).inc()
                 events.append({"workspace_id": row.workspace_id, "message_id": row.id, "status": change["status"],
                                "raw_status": result.status, "error_code": result.error_code, "occurred_at": now})
                 if result.exchange is not None:
@@ -483,6 +563,7 @@ class Dispatcher:
 
     def reconcile_unknown(self, stats: DispatchStats) -> None:
         """Ask providers what became of `unknown` messages whose id we know; each at most once a minute."""
+        self.search_lost_handoffs(stats)
         now = self.runtime.now()
         with self.runtime.session() as session:
             rows = session.scalars(select(Message).where(
@@ -502,6 +583,59 @@ class Dispatcher:
                     stats.reconciled += 1
                 # An unknown row is never claimed for sending, so its lease only paces these lookups.
                 message.lease_until = now + RECONCILE_INTERVAL
+            session.commit()
+
+    def search_lost_handoffs(self, stats: DispatchStats) -> None:
+        """`unknown` messages without a provider id: found at the provider, or proven never sent and queued again."""
+        now = self.runtime.now()
+        grace = timedelta(seconds=self.runtime.settings.handoff_search_after_seconds)
+        with self.runtime.session() as session:
+            rows = session.scalars(select(Message).where(
+                Message.status == "unknown", Message.provider_message_id.is_(None),
+                Message.channel_id.is_not(None), Message.direction == "outbound",
+                or_(Message.lease_until.is_(None), Message.lease_until < now),
+            ).order_by(Message.id).limit(100)).all()
+            for message in rows:
+                channel = session.get(Channel, message.channel_id)
+                adapter = self.runtime.channels.adapter_for(channel, self.runtime)
+                find_handoff = getattr(adapter, "find_handoff", None)
+                # Unknown rows are never claimed for sending, so their lease only paces these searches.
+                message.lease_until = now + RECONCILE_INTERVAL
+                if find_handoff is None or channel is None:
+                    continue
+                started = session.scalar(select(func.max(MessageStatusEvent.occurred_at)).where(
+                    MessageStatusEvent.message_id == message.id, MessageStatusEvent.status == "sending"))
+                started = started or message.updated_at
+                contact = session.get(Contact, message.contact_id)
+                outbound = OutboundMessage(message_id=message.id, to=address_of(contact, channel),
+                                           text=message.final_text or message.body, config=dict(channel.config or {}),
+                                           sender_id=channel.sender_id)
+                try:
+                    search = find_handoff(outbound, started)
+                except Exception:  # a provider outage must not stop the dispatcher
+                    log.warning("hand-off search for message %s failed", message.id, exc_info=True)
+                    search = None
+                if search is None:
+                    continue
+                if search.found is not None:
+                    found = replace(search.found, message_id=message.id)
+                    if apply_status_update(session, channel, found, now) is not None:
+                        stats.reconciled += 1
+                    continue
+                if not search.absent:
+                    continue
+                if now - started < grace:
+                    message.lease_until = started + grace  # a request may still be on its way: look again then
+                    continue
+                # The provider's own list proves it never got the message: handing it off now is the first time.
+                message.status = "pending"
+                message.send_at = now
+                message.lease_until = None
+                message.updated_at = now
+                message.status_detail = "the provider never received it (its message list was searched); queued again"
+                session.add(MessageStatusEvent(workspace_id=message.workspace_id, message_id=message.id,
+                                               status="pending", occurred_at=now))
+                stats.reconciled += 1
             session.commit()
 
     def poll_receipts(self, stats: DispatchStats) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from mannerly.app import create_app
 from mannerly.channels.twilio import fake_server
 from mannerly.channels.twilio.adapter import EMPTY_TWIML
-from mannerly.models import Channel, ConsentEvent, Contact, Conversation, Message, ProviderExchange
+from mannerly.models import Channel, ConsentEvent, Contact, Conversation, Message, MessageStatusEvent, ProviderExchange
 from tests.api.conftest import API_START, Api, make_workspace
 
 PUBLIC_BASE_URL = "https://mannerly.example.com"
@@ -186,14 +186,37 @@ def test_failed_callback_with_21610_records_an_opt_out(setup):
         assert session.get(Contact, sent["contact_id"]).global_opt_out
 
 
-def test_lost_answer_is_unknown_and_never_resent(setup):
-    """Twilio created the message but the connection dropped: "unknown", and no second hand-off."""
+def test_lost_answer_is_unknown_then_found_in_the_message_list_and_never_resent(setup):
+    """Twilio created the message but the connection dropped: "unknown", found by listing Messages, never resent."""
     setup.fake.fail_next(fake_server.FAULT_DROP_AFTER_ACCEPT)
     sent = setup.send()
     setup.api.dispatch()
-    assert setup.message(sent["id"])["status"] == "unknown"
+    message = setup.message(sent["id"])
+    assert (message["status"], message["provider_message_id"]) == ("queued", setup.fake.handoffs[0])
+    with setup.api.runtime.session() as session:
+        statuses = session.scalars(select(MessageStatusEvent.status).where(
+            MessageStatusEvent.message_id == sent["id"]).order_by(MessageStatusEvent.id)).all()
+    assert statuses[-2:] == ["unknown", "queued"]
     setup.api.runtime.clock.advance(minutes=5)
     setup.api.dispatch()
+    assert len(setup.fake.handoffs) == 1
+
+
+def test_lost_request_that_never_reached_twilio_is_sent_once_after_the_search(setup):
+    """A hand-off left "unknown" that Twilio's list does not have is queued again after the grace, and sent once."""
+    sent = setup.send()
+    with setup.api.runtime.session() as session:
+        row = session.get(Message, sent["id"])
+        row.status, row.channel_id = "unknown", setup.channel_id
+        session.add(MessageStatusEvent(workspace_id=row.workspace_id, message_id=row.id, status="sending",
+                                       occurred_at=setup.api.runtime.now()))
+        session.commit()
+    setup.api.dispatch()
+    assert setup.message(sent["id"])["status"] == "unknown"  # a request could still be on its way
+    setup.api.runtime.clock.advance(minutes=3)
+    setup.api.dispatch()
+    setup.api.dispatch()
+    assert setup.message(sent["id"])["status"] == "queued"
     assert len(setup.fake.handoffs) == 1
 
 

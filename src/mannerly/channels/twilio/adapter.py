@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -29,6 +29,7 @@ from mannerly.channels.base import (
     redact,
     EFFECT_OPT_OUT,
     Exchange,
+    HandoffSearch,
     InboundMessage,
     OutboundMessage,
     SendResult,
@@ -45,6 +46,9 @@ API_VERSION = "2010-04-01"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 5.0
 SIGNATURE_HEADER = "x-twilio-signature"
+# Searching the Message list for a lost hand-off: Twilio's largest page, and how far to page.
+LIST_PAGE_SIZE = 1000
+LIST_MAX_PAGES = 5
 
 # Twilio's Message status values -> Mannerly's normalized statuses. "accepted"/"scheduled"
 # come from Messaging Services; "sending" means Twilio is still handing it to the carrier.
@@ -191,6 +195,22 @@ def parse_twilio_date(value: Any) -> datetime | None:
         return parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+
+
+def status_from_resource(body: Any, provider_message_id: str) -> StatusUpdate | None:
+    """A Message resource JSON as a StatusUpdate, or None when it has no status."""
+    if not isinstance(body, Mapping) or not body.get("status"):
+        return None
+    raw_status = str(body["status"])
+    error_code = error_code_text(body.get("error_code"))
+    return StatusUpdate(
+        provider_message_id=str(body.get("sid") or provider_message_id),
+        status=normalize_status(TWILIO_STATUS_MAP, raw_status),
+        raw_status=raw_status,
+        error_code=error_code,
+        occurred_at=parse_twilio_date(body.get("date_updated")),
+        effect=ERROR_EFFECTS.get(error_code) if error_code else None,
+    )
 
 
 def status_update_from_fields(fields: Mapping[str, str]) -> StatusUpdate:
@@ -382,29 +402,65 @@ class TwilioAdapter:
         """Fetch the Message resource and report its status, or None when Twilio cannot tell us."""
         if self.config.problems() or not provider_message_id:
             return None
+        return status_from_resource(self._get_json(self.config.message_url(provider_message_id), {}),
+                                    provider_message_id)
+
+    def find_handoff(self, message: OutboundMessage, since: datetime) -> HandoffSearch | None:
+        """Search Twilio's Message list for this text to this number created since `since`; None if it cannot tell.
+
+        Used for a hand-off whose answer was lost (dropped connection, a worker killed mid-request):
+        one match is the message; none, in a complete search, means Twilio never created it.
+        """
+        if self.config.problems():
+            return None
+        params = {"To": self.address(message.to), "PageSize": str(LIST_PAGE_SIZE)}
+        if not self.config.messaging_service_sid:
+            params["From"] = self.address(self.config.from_number or message.sender_id or "")
+        # Twilio's dates have whole seconds: a message created in the same second as `since` counts.
+        earliest = since.replace(microsecond=0) - timedelta(seconds=1)
+        matches: list[Mapping[str, Any]] = []
+        url: str | None = self.config.messages_url()
+        for _ in range(LIST_MAX_PAGES):
+            if url is None:
+                break
+            body = self._get_json(url, params)
+            if not isinstance(body, Mapping) or not isinstance(body.get("messages"), list):
+                return None
+            reached_older = False
+            for resource in body["messages"]:
+                created = parse_twilio_date(resource.get("date_created")) if isinstance(resource, Mapping) else None
+                if created is None:
+                    return None
+                if created < earliest:
+                    reached_older = True  # the list is newest first
+                    break
+                if resource.get("body") == message.text:
+                    matches.append(resource)
+            next_page = body.get("next_page_uri")
+            url = f"{self.config.api_base_url}{next_page}" if next_page and not reached_older else None
+            params = {}
+        else:
+            return None  # too many messages to this number to be sure
+        if len(matches) > 1:
+            return None  # two identical texts in the window: which one was ours cannot be told
+        if not matches:
+            return HandoffSearch(absent=True)
+        found = status_from_resource(matches[0], "")
+        return HandoffSearch(found=found) if found is not None and found.provider_message_id else None
+
+    def _get_json(self, url: str, params: Mapping[str, str]) -> Any:
+        """GET a Twilio resource; its JSON body, or None on any error."""
         try:
-            response = self.http.get(self.config.message_url(provider_message_id), auth=self.config.basic_auth(),
-                                     timeout=self._timeout(), headers={"Accept": "application/json"})
+            response = self.http.get(url, params=params, auth=self.config.basic_auth(), timeout=self._timeout(),
+                                     headers={"Accept": "application/json"})
         except httpx.HTTPError:
             return None
         if response.status_code != 200:
             return None
         try:
-            body = response.json()
+            return response.json()
         except ValueError:
             return None
-        if not isinstance(body, Mapping) or not body.get("status"):
-            return None
-        raw_status = str(body["status"])
-        error_code = error_code_text(body.get("error_code"))
-        return StatusUpdate(
-            provider_message_id=str(body.get("sid") or provider_message_id),
-            status=normalize_status(TWILIO_STATUS_MAP, raw_status),
-            raw_status=raw_status,
-            error_code=error_code,
-            occurred_at=parse_twilio_date(body.get("date_updated")),
-            effect=ERROR_EFFECTS.get(error_code) if error_code else None,
-        )
 
     # -- webhooks ---------------------------------------------------------------------------
 

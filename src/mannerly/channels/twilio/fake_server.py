@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from fastapi import FastAPI, Request
@@ -179,8 +179,14 @@ class FakeTwilio:
         callback_client: httpx.Client | None = None,
         slow_seconds: float = 2.0,
         host: str = "127.0.0.1",
+        settle_status: str | None = None,
     ) -> None:
-        """Configure the account; `auto_callbacks` (e.g. ("sent", "delivered")) are POSTed after each create."""
+        """Configure the account; `auto_callbacks` (e.g. ("sent", "delivered")) are POSTed after each create.
+
+        `settle_status` (e.g. "delivered") is the status a created message has when fetched or listed
+        afterwards (the 201 answer still says queued).
+        """
+        self.settle_status = settle_status
         self.account_sid = account_sid or new_sid("AC")
         self.auth_token = auth_token
         self.api_keys = dict(api_keys or {})
@@ -271,6 +277,18 @@ class FakeTwilio:
         """Sids of every message created, in order (one per accepted hand-off)."""
         with self._lock:
             return list(self._store.handoffs)
+
+    def handoffs_by_message_id(self) -> Counter[int]:
+        """How many messages were created per Mannerly message id (read from each StatusCallback's `message_id`)."""
+        counts: Counter[int] = Counter()
+        with self._lock:
+            for sid in self._store.handoffs:
+                callback = self._store.messages[sid].status_callback or ""
+                our_id = dict(parse_qsl(urlsplit(callback).query)).get("message_id", "")
+                if not our_id.isdigit():
+                    raise AssertionError(f"message {sid} was created without a message_id in its StatusCallback")
+                counts[int(our_id)] += 1
+        return counts
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -467,12 +485,43 @@ class FakeTwilio:
             self._store.handoffs.append(message.sid)
             self._store.requests.append(RecordedRequest(path, username, content_type, form, fault or "created",
                                                         message.sid))
+            answer = JSONResponse(message.resource(), status_code=201)
+            if self.settle_status:
+                message.status = self.settle_status
         if message.status_callback:
             for status in self.auto_callbacks:
                 self._callbacks.put((message.sid, status))
         if fault == FAULT_DROP_AFTER_ACCEPT:
             return _TruncatedResponse(), fault
-        return JSONResponse(message.resource(), status_code=201), fault
+        return answer, fault
+
+    def _list(self, query: Mapping[str, str], page: int, page_size: int) -> dict[str, Any]:
+        """One page of the Message list resource, newest first, filtered by To, From and DateSent like Twilio."""
+        with self._lock:
+            found = [message for message in self._store.messages.values()
+                     if ("To" not in query or message.to == query["To"])
+                     and ("From" not in query or message.from_ == query["From"])]
+            found.sort(key=lambda message: message.created_at, reverse=True)
+            for name, keep in (("DateSent", lambda day, wanted: day == wanted),
+                               ("DateSent>", lambda day, wanted: day >= wanted),
+                               ("DateSent<", lambda day, wanted: day <= wanted)):
+                if name in query:
+                    found = [message for message in found
+                             if keep(message.created_at.date().isoformat(), query[name][:10])]
+            chunk = [message.resource() for message in found[page * page_size:(page + 1) * page_size]]
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
+        more = (page + 1) * page_size < len(found)
+        return {
+            "messages": chunk,
+            "page": page,
+            "page_size": page_size,
+            "first_page_uri": f"{uri}?PageSize={page_size}&Page=0",
+            "next_page_uri": f"{uri}?PageSize={page_size}&Page={page + 1}" if more else None,
+            "previous_page_uri": f"{uri}?PageSize={page_size}&Page={page - 1}" if page > 0 else None,
+            "uri": f"{uri}?PageSize={page_size}&Page={page}",
+            "start": page * page_size,
+            "end": page * page_size + max(len(chunk) - 1, 0),
+        }
 
     def _build_app(self) -> FastAPI:
         """The FastAPI app with Twilio's two Message endpoints."""
@@ -496,6 +545,19 @@ class FakeTwilio:
             if fault == FAULT_SLOW_AFTER_ACCEPT:
                 await asyncio.sleep(self.slow_seconds)
             return answer
+
+        @app.get(f"/{API_VERSION}/Accounts/{{account_sid}}/Messages.json")
+        async def list_messages(account_sid: str, request: Request) -> Response:
+            """Read Messages (newest first), filtered by To, From and DateSent; paged by Page and PageSize."""
+            if self._authorized(request, account_sid) is None:
+                return twilio_error(20003, "Authenticate", 401)
+            query = dict(request.query_params)
+            try:
+                page = int(query.pop("Page", "0"))
+                page_size = min(int(query.pop("PageSize", "50")), 1000)
+            except ValueError:
+                return twilio_error(20001, "Page and PageSize must be integers", 400)
+            return JSONResponse(self._list(query, max(page, 0), max(page_size, 1)))
 
         @app.get(f"/{API_VERSION}/Accounts/{{account_sid}}/Messages/{{sid}}.json")
         async def fetch_message(account_sid: str, sid: str, request: Request) -> Response:
