@@ -23,7 +23,6 @@ from mannerly.models import Channel, Contact, Message, Template, Topic, Workspac
 from mannerly.runtime import Runtime
 from mannerly.segments.service import create_segment
 from mannerly.workspaces.service import create_workspace
-from tests.reliability.harness import long_run
 
 PUBLIC_BASE_URL = "https://mannerly.example.com"
 BUSINESS_NUMBER = "+15017122661"
@@ -33,6 +32,11 @@ MANNERLY = Path(sys.executable).with_name("mannerly")
 SETTLED_STATUSES = frozenset({"queued", "sent", "delivered", "read", "undelivered", "failed", "rejected"})
 # An "unknown" message counts only once reconciled, so it must not be among the final statuses.
 UNSETTLED_STATUSES = frozenset({"pending", "deferred", "held", "sending", "unknown"})
+
+
+def long_run() -> bool:
+    """True when the long versions were asked for (LONG_TESTS=1; not MANNERLY_*, which the tests clear)."""
+    return os.environ.get("LONG_TESTS") == "1"
 
 
 def size(default: int, long: int) -> int:
