@@ -29,6 +29,7 @@ EXPECTED_TABLES = {
     "csat_responses", "service_settings", "booking_slots", "bookings",
     "segments", "campaigns", "campaign_recipients", "short_links", "link_clicks",  # 0003: campaigns
     "automations", "automation_runs", "business_events", "appointments", "coupon_codes", "quick_reply_sets", "quick_reply_prompts", "quick_reply_answers",  # 0004: automations
+    "webhook_events",  # 0006: the webhook event queue
 }
 
 URL_CASES = [

@@ -259,11 +259,12 @@ def worker(
             busy = False
             try:
                 stats = dispatcher.run_once()
-                busy = stats.claimed >= settings.dispatch_batch_size
-                if stats.claimed or stats.receipts or stats.recovered or stats.errors:
+                busy = stats.busy(settings.dispatch_batch_size)
+                if stats.claimed or stats.receipts or stats.recovered or stats.webhook_events or stats.errors:
                     console.print(f"{runtime.now():%H:%M:%S} claimed {stats.claimed}, sent {stats.sent}, "
                                   f"deferred {stats.deferred}, rejected {stats.rejected}, failed {stats.failed}, "
-                                  f"receipts {stats.receipts}, recovered {stats.recovered}")
+                                  f"receipts {stats.receipts}, recovered {stats.recovered}, "
+                                  f"webhook events {stats.webhook_events}")
                 for error in stats.errors:
                     error_console.print(f"[red]{escape(error)}[/]")
             except Exception as error:  # a database hiccup must not end the worker

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     simulator_latency_ms: int = Field(default=300, ge=0)
     simulator_failure_rate: float = Field(default=0.02, ge=0.0, le=1.0)
     simulator_seed: int | None = None
+    # "inline" applies each webhook event inside the request; "queue" stores the verified event and
+    # answers at once, and the worker applies it (see docs/deploy.md). STOP-like keywords and
+    # provider opt-out errors are applied inside the request in both modes.
+    webhook_mode: Literal["inline", "queue"] = "inline"
     # Python logging level name.
     log_level: str = "INFO"
     # "text" for people, "json" for log collectors: one object per line, phone numbers masked.

@@ -17,6 +17,7 @@ from mannerly.api.problems import problem_response
 from mannerly.channels.base import InboundMessage, WebhookAdapter, WebhookRejected, WebhookRequest
 from mannerly.errors import ProblemError
 from mannerly.inbound.pipeline import apply_status_update, receive_message
+from mannerly.inbound.queue import check_senders, enqueue, must_apply_now
 from mannerly.models import Channel, ProviderExchange, Workspace
 from mannerly.observability import WEBHOOK_SECONDS
 from mannerly.redaction import redact_logged_body
@@ -88,22 +89,44 @@ def verify_and_store(runtime: Runtime, channel_id: int, incoming: WebhookRequest
         except WebhookRejected as error:
             title = "Forbidden" if error.status == 403 else "Bad request"
             return problem_response(error.status, title, error.reason), provider
-        workspace = session.get(Workspace, channel.workspace_id)
         now = runtime.now()
-        for event in result.events:
+        events = list(result.events)
+        if runtime.settings.webhook_mode == "queue":
             try:
-                if isinstance(event, InboundMessage):
-                    receive_message(session, workspace, channel, event, now)
-                else:
-                    apply_status_update(session, channel, event, now)
-                session.commit()
+                events = queue_events(session, channel, events, now)
             except ProblemError as error:
-                # One unusable event (e.g. an unparseable sender) must not lose the others.
-                session.rollback()
                 return problem_response(400, "Bad request", f"event not stored: {error}"), provider
+        problem = apply_events(session, channel, events, now)
+        if problem is not None:
+            return problem, provider
         log_exchange(session, channel, incoming, result.status_code, started, result.body)
         session.commit()
         return Response(result.body, status_code=result.status_code, media_type=result.media_type), provider
+
+
+def queue_events(session: Session, channel: Channel, events: list, now) -> list:
+    """Store the events that can wait for the worker; returns the ones to apply now (consent changes)."""
+    check_senders(session, channel, events)
+    apply_now = must_apply_now(session, channel, tuple(events))
+    enqueue(session, channel, [event for event, urgent in zip(events, apply_now, strict=True) if not urgent], now)
+    return [event for event, urgent in zip(events, apply_now, strict=True) if urgent]
+
+
+def apply_events(session: Session, channel: Channel, events: list, now) -> Response | None:
+    """Apply events inside the request, each in its own transaction; a 400 answer if one is unusable."""
+    workspace = session.get(Workspace, channel.workspace_id) if events else None
+    for event in events:
+        try:
+            if isinstance(event, InboundMessage):
+                receive_message(session, workspace, channel, event, now)
+            else:
+                apply_status_update(session, channel, event, now)
+            session.commit()
+        except ProblemError as error:
+            # One unusable event (e.g. an unparseable sender) must not lose the others.
+            session.rollback()
+            return problem_response(400, "Bad request", f"event not stored: {error}")
+    return None
 
 
 @router.post("/webhooks/{channel_id}", summary="Provider webhook",

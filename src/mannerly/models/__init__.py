@@ -40,6 +40,7 @@ from mannerly.models.template import Template
 from mannerly.models.team import Team, TeamMember
 from mannerly.models.topic import TOPIC_KINDS, Topic
 from mannerly.models.user import USER_ROLES, ApiKey, User
+from mannerly.models.webhook_event import WEBHOOK_EVENT_KINDS, WebhookEvent
 from mannerly.models.workspace import Workspace
 
 __all__ = [
@@ -100,6 +101,8 @@ __all__ = [
     "Topic",
     "UTCDateTime",
     "User",
+    "WEBHOOK_EVENT_KINDS",
+    "WebhookEvent",
     "Workspace",
     "utc_now",
 ]

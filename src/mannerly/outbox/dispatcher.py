@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from mannerly.channels.base import InboundMessage, OutboundMessage, SendResult, advance_status
 from mannerly.contacts.state import gather_contact_states
 from mannerly.db import serialize_writes
+from mannerly.inbound.queue import QUEUE_BATCH_SIZE, apply_queued
 from mannerly.inbound.pipeline import (
     apply_provider_effect,
     apply_status_update,
@@ -96,7 +97,12 @@ class DispatchStats:
     reconciled: int = 0
     automations_fired: int = 0
     campaign_batches: int = 0
+    webhook_events: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def busy(self, batch_size: int) -> bool:
+        """True when this pass found a full batch of work, so the next pass should start at once."""
+        return self.claimed >= batch_size or self.webhook_events >= QUEUE_BATCH_SIZE
 
 
 @dataclass
@@ -248,6 +254,7 @@ class Dispatcher:
         """One pass, timed by run_once."""
         stats = DispatchStats()
         self.recover_abandoned(stats)
+        self.apply_webhook_queue(stats)
         self.run_automations(stats)
         self.plan_campaigns(stats)
         claimed = self.claim_due()
@@ -261,6 +268,17 @@ class Dispatcher:
         self.poll_receipts(stats)
         self.reconcile_unknown(stats)
         return stats
+
+    def apply_webhook_queue(self, stats: DispatchStats) -> None:
+        """Apply webhook events stored by the queue mode's fast path (customer messages, delivery statuses)."""
+        try:
+            result = apply_queued(self.runtime.sessionmaker, self.runtime.now())
+        except Exception as error:  # the queue must never stop the sending of what is already queued
+            log.exception("webhook queue pass failed")
+            stats.errors.append(f"webhook queue: {error}")
+            return
+        stats.webhook_events += result.applied + result.failed
+        stats.errors.extend(result.errors)
 
     def run_automations(self, stats: DispatchStats) -> None:
         """Fire the automations that are due; their messages join the outbox before this pass claims."""
@@ -687,7 +705,7 @@ class WorkerThread(threading.Thread):
         while not self.stopping.is_set():
             try:
                 stats = self.dispatcher.run_once()
-                busy = stats.claimed >= self.runtime.settings.dispatch_batch_size
+                busy = stats.busy(self.runtime.settings.dispatch_batch_size)
             except Exception:
                 log.exception("dispatcher pass failed")
                 busy = False
