@@ -87,6 +87,8 @@ def create_app(runtime: Runtime, *, start_worker: bool = True) -> FastAPI:
     app.include_router(campaigns.links_router)  # public short links: /l/{code}
 
     mount_web(app)
+    # Outermost: in queue mode, provider webhooks are answered before routing and the web middleware.
+    app.add_middleware(webhooks.WebhookQueueMiddleware, runtime=runtime)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -20,6 +20,8 @@ from mannerly.channels.registry import ChannelRegistry
 from mannerly.channels.simulator.adapter import SimulatorCarrier
 from mannerly.config import Settings
 from mannerly.db import make_engine, make_sessionmaker, upgrade_database
+from mannerly.inbound.targets import WebhookTargets
+from mannerly.inbound.writer import WebhookWriter
 
 HTTP_TIMEOUT_SECONDS = 15.0
 
@@ -76,6 +78,15 @@ class Runtime:
     simulator: SimulatorCarrier
     http: httpx.Client
     rate_limiter: LocalRateLimiter | RedisRateLimiter
+    # What the queue mode's webhook fast path knows of each channel, re-read every few seconds.
+    webhook_targets: WebhookTargets = field(default_factory=WebhookTargets)
+    # Stores the queue mode's webhook events in shared transactions (started on first use).
+    webhook_writer: WebhookWriter | None = None
+
+    def __post_init__(self) -> None:
+        """Bind the webhook writer to this runtime's database."""
+        if self.webhook_writer is None:
+            self.webhook_writer = WebhookWriter(self.engine)
 
     @classmethod
     def create(
@@ -114,6 +125,7 @@ class Runtime:
 
     def close(self) -> None:
         """Release adapters, the HTTP client and database connections."""
+        self.webhook_writer.close()
         self.channels.close()
         self.http.close()
         self.engine.dispose()

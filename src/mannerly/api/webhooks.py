@@ -7,17 +7,19 @@ stored once. Each event is stored in its own transaction.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.orm import Session
 
 from mannerly.api.problems import problem_response
 from mannerly.channels.base import InboundMessage, WebhookAdapter, WebhookRejected, WebhookRequest
 from mannerly.errors import ProblemError
 from mannerly.inbound.pipeline import apply_status_update, receive_message
-from mannerly.inbound.queue import check_senders, enqueue, must_apply_now
+from mannerly.inbound.queue import check_sender, event_rows, must_apply_now
 from mannerly.models import Channel, ProviderExchange, Workspace
 from mannerly.observability import WEBHOOK_SECONDS
 from mannerly.redaction import redact_logged_body
@@ -49,19 +51,24 @@ def webhook_request(request: Request, body: bytes, base: str | None) -> WebhookR
     )
 
 
-def log_exchange(session: Session, channel: Channel, incoming: WebhookRequest, status: int, started: float,
-                 answer: str) -> None:
-    """Record the webhook call, secrets left out."""
+def exchange_row(channel: Channel, incoming: WebhookRequest, status: int, started: float, answer: str) -> dict:
+    """The exchange-log row of one webhook call, secrets and personal numbers left out."""
     headers = {name: value for name, value in incoming.headers.items()
                if not any(word in name for word in SECRET_HEADER_WORDS)}
-    session.add(ProviderExchange(
-        workspace_id=channel.workspace_id, channel_id=channel.id, direction="inbound_webhook",
-        request={"method": incoming.method, "path": incoming.url.split("?")[0], "headers": headers,
-                 # Customers' card numbers and national ids must not survive in the log either (S8).
-                 "body": redact_logged_body(incoming.body.decode("utf-8", "replace"))[:MAX_LOGGED_BODY]},
-        response={"body": answer[:MAX_LOGGED_BODY]}, status_code=status,
-        duration_ms=int((time.perf_counter() - started) * 1000),
-    ))
+    return {
+        "workspace_id": channel.workspace_id, "channel_id": channel.id, "direction": "inbound_webhook",
+        "request": {"method": incoming.method, "path": incoming.url.split("?")[0], "headers": headers,
+                    # Customers' card numbers and national ids must not survive in the log either (S8).
+                    "body": redact_logged_body(incoming.body.decode("utf-8", "replace"))[:MAX_LOGGED_BODY]},
+        "response": {"body": answer[:MAX_LOGGED_BODY]}, "status_code": status,
+        "duration_ms": int((time.perf_counter() - started) * 1000),
+    }
+
+
+def log_exchange(session: Session, channel: Channel, incoming: WebhookRequest, status: int, started: float,
+                 answer: str) -> None:
+    """Record the webhook call in the session's transaction."""
+    session.add(ProviderExchange(**exchange_row(channel, incoming, status, started, answer)))
 
 
 def handle(runtime: Runtime, channel_id: int, incoming: WebhookRequest) -> Response:
@@ -69,6 +76,46 @@ def handle(runtime: Runtime, channel_id: int, incoming: WebhookRequest) -> Respo
     started = time.perf_counter()
     response, provider = verify_and_store(runtime, channel_id, incoming, started)
     WEBHOOK_SECONDS.labels(provider, str(response.status_code)).observe(time.perf_counter() - started)
+    return response
+
+
+async def queue_fast_path(runtime: Runtime, channel_id: int, incoming: WebhookRequest) -> Response | None:
+    """Queue mode: verify and parse here, then wait for the writer thread to commit the events.
+
+    Returns None when the request needs the full path instead: an unknown or disabled channel
+    (which answers 404 there) or an event that changes consent (applied inside the request).
+    """
+    started = time.perf_counter()
+    target = runtime.webhook_targets.cached(channel_id)
+    if target is None:
+        target = await run_in_threadpool(runtime.webhook_targets.get, runtime.sessionmaker, channel_id)
+    if target is None:
+        return None
+    channel = target.channel
+    adapter = runtime.channels.adapter_for(channel, runtime)
+    if not isinstance(adapter, WebhookAdapter):
+        return None
+    try:
+        result = adapter.handle_webhook(incoming)
+    except WebhookRejected as error:
+        title = "Forbidden" if error.status == 403 else "Bad request"
+        response = problem_response(error.status, title, error.reason)
+    else:
+        if any(must_apply_now(event, target.topic_keywords) for event in result.events):
+            return None
+        try:
+            if channel.kind != "messenger":
+                for event in result.events:
+                    if isinstance(event, InboundMessage):
+                        check_sender(event.from_address, target.default_country)
+        except ProblemError as error:
+            response = problem_response(400, "Bad request", f"event not stored: {error}")
+        else:
+            rows = event_rows(channel, list(result.events), runtime.now())
+            exchange = exchange_row(channel, incoming, result.status_code, started, result.body)
+            await asyncio.wrap_future(runtime.webhook_writer.submit(rows, exchange))
+            response = Response(result.body, status_code=result.status_code, media_type=result.media_type)
+    WEBHOOK_SECONDS.labels(channel.provider, str(response.status_code)).observe(time.perf_counter() - started)
     return response
 
 
@@ -90,26 +137,12 @@ def verify_and_store(runtime: Runtime, channel_id: int, incoming: WebhookRequest
             title = "Forbidden" if error.status == 403 else "Bad request"
             return problem_response(error.status, title, error.reason), provider
         now = runtime.now()
-        events = list(result.events)
-        if runtime.settings.webhook_mode == "queue":
-            try:
-                events = queue_events(session, channel, events, now)
-            except ProblemError as error:
-                return problem_response(400, "Bad request", f"event not stored: {error}"), provider
-        problem = apply_events(session, channel, events, now)
+        problem = apply_events(session, channel, list(result.events), now)
         if problem is not None:
             return problem, provider
         log_exchange(session, channel, incoming, result.status_code, started, result.body)
         session.commit()
         return Response(result.body, status_code=result.status_code, media_type=result.media_type), provider
-
-
-def queue_events(session: Session, channel: Channel, events: list, now) -> list:
-    """Store the events that can wait for the worker; returns the ones to apply now (consent changes)."""
-    check_senders(session, channel, events)
-    apply_now = must_apply_now(session, channel, tuple(events))
-    enqueue(session, channel, [event for event, urgent in zip(events, apply_now, strict=True) if not urgent], now)
-    return [event for event, urgent in zip(events, apply_now, strict=True) if urgent]
 
 
 def apply_events(session: Session, channel: Channel, events: list, now) -> Response | None:
@@ -127,6 +160,66 @@ def apply_events(session: Session, channel: Channel, events: list, now) -> Respo
             session.rollback()
             return problem_response(400, "Bad request", f"event not stored: {error}")
     return None
+
+
+class WebhookQueueMiddleware:
+    """Queue mode: answer POST /webhooks/{id} before routing, so a provider's burst costs little per call.
+
+    Everything else, and every webhook the fast path hands back (unknown channel, consent
+    change), goes on to the application unchanged, its body replayed.
+    """
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        """Wrap the application."""
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Take queue-mode webhook POSTs; pass the rest through."""
+        channel_id = self._webhook_channel(scope)
+        if channel_id is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_WEBHOOK_BODY:
+                response = problem_response(413, "Payload too large", f"webhook bodies stop at {MAX_WEBHOOK_BODY} bytes")
+                await response(scope, receive, send)
+                return
+        incoming = webhook_request(request, body, self.runtime.settings.public_base_url)
+        response = await queue_fast_path(self.runtime, channel_id, incoming)
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            """The body already read, then whatever the client sends next (a disconnect)."""
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _webhook_channel(self, scope: Scope) -> int | None:
+        """The channel id of a queue-mode webhook POST, else None."""
+        if scope["type"] != "http" or scope["method"] != "POST" or self.runtime.settings.webhook_mode != "queue":
+            return None
+        path: str = scope["path"]
+        if not path.startswith(WEBHOOK_PREFIX):
+            return None
+        tail = path[len(WEBHOOK_PREFIX):]
+        # Anything but a plain id (too long for the database, trailing slash, …) takes the routed path.
+        return int(tail) if tail.isascii() and tail.isdigit() and len(tail) <= 9 else None
+
+
+WEBHOOK_PREFIX = "/webhooks/"
+# Providers send a few kilobytes; anything near this is not a webhook.
+MAX_WEBHOOK_BODY = 1_048_576
 
 
 @router.post("/webhooks/{channel_id}", summary="Provider webhook",

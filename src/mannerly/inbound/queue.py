@@ -16,10 +16,10 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mannerly.channels.base import InboundEvent, InboundMessage, StatusUpdate
@@ -27,8 +27,9 @@ from mannerly.contacts.service import parse_contact_phone
 from mannerly.db import serialize_writes
 from mannerly.errors import ProblemError
 from mannerly.inbound.pipeline import apply_status_updates, receive_message
-from mannerly.models import Channel, Topic, WebhookEvent, Workspace
+from mannerly.models import Channel, WebhookEvent, Workspace
 from mannerly.policy.keywords import classify_keyword
+from mannerly.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,11 @@ def _moment(text: str | None) -> datetime | None:
 def payload_of(event: InboundEvent) -> dict[str, Any]:
     """An adapter event as a JSON object."""
     if isinstance(event, InboundMessage):
+        # Card numbers and national ids never reach the database (S8), not even in the queue.
+        redaction = redact(event.text)
         return {"provider_message_id": event.provider_message_id, "from_address": event.from_address,
-                "to_address": event.to_address, "text": event.text, "received_at": _iso(event.received_at),
-                "media_urls": list(event.media_urls), "raw": dict(event.raw)}
+                "to_address": event.to_address, "text": redaction.text, "redacted": redaction.redacted,
+                "received_at": _iso(event.received_at), "media_urls": list(event.media_urls), "raw": dict(event.raw)}
     return {"provider_message_id": event.provider_message_id, "status": event.status,
             "raw_status": event.raw_status, "error_code": event.error_code,
             "occurred_at": _iso(event.occurred_at), "effect": event.effect, "message_id": event.message_id}
@@ -97,45 +100,25 @@ def status_of(payload: dict[str, Any]) -> StatusUpdate:
         message_id=payload.get("message_id"))
 
 
-def must_apply_now(session: Session, channel: Channel, events: tuple[InboundEvent, ...]) -> list[bool]:
-    """For each event: True when it changes consent and so cannot wait for the worker."""
-    keywords: dict[str, str] | None = None
-    urgent: list[bool] = []
-    for event in events:
-        if isinstance(event, StatusUpdate):
-            urgent.append(event.effect is not None)
-            continue
-        if keywords is None:
-            topics = session.execute(select(Topic.keyword, Topic.name).where(
-                Topic.workspace_id == channel.workspace_id, Topic.keyword.is_not(None))).all()
-            keywords = {keyword: name for keyword, name in topics if keyword}
-        urgent.append(classify_keyword(event.text, keywords) is not None)
-    return urgent
+def must_apply_now(event: InboundEvent, topic_keywords: dict[str, str]) -> bool:
+    """True when an event changes consent and so cannot wait for the worker (a keyword, an opt-out error)."""
+    if isinstance(event, StatusUpdate):
+        return event.effect is not None
+    return classify_keyword(event.text, topic_keywords) is not None
 
 
-def check_senders(session: Session, channel: Channel, events: list[InboundEvent]) -> None:
-    """Refuse (ProblemError) a batch with a sender the pipeline could not file, as the inline path does."""
-    if channel.kind == "messenger":
-        return
-    senders = [event.from_address for event in events if isinstance(event, InboundMessage)]
-    if senders:
-        country = session.scalar(select(Workspace.default_country).where(Workspace.id == channel.workspace_id))
-        for sender in senders:
-            parse_contact_phone(sender, country, "from")
+@lru_cache(maxsize=65_536)
+def check_sender(address: str, default_country: str | None) -> None:
+    """Raise ProblemError for a sender the pipeline could not file; valid senders are remembered."""
+    parse_contact_phone(address, default_country, "from")
 
 
-def enqueue(session: Session, channel: Channel, events: list[InboundEvent], now: datetime) -> None:
-    """Store events for the worker, ignoring ones already stored; the caller commits."""
-    if not events:
-        return
-    rows = [{"workspace_id": channel.workspace_id, "channel_id": channel.id,
+def event_rows(channel: Channel, events: list[InboundEvent], now: datetime) -> list[dict]:
+    """The webhook_events rows that queue these events (see inbound/writer.py for the INSERT)."""
+    return [{"workspace_id": channel.workspace_id, "channel_id": channel.id,
              "kind": "message" if isinstance(event, InboundMessage) else "status",
              "event_key": event_key(event), "payload": payload_of(event), "received_at": now, "attempts": 0}
             for event in events]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(WebhookEvent).on_conflict_do_nothing(index_elements=["channel_id", "event_key"])
-    session.execute(statement, rows)
 
 
 def pending_query(kind: str, limit: int):
@@ -200,7 +183,9 @@ def apply_one(session: Session, event_id: int, now: datetime, result: QueueResul
         channel = session.get(Channel, row.channel_id)
         if row.kind == "message":
             workspace = session.get(Workspace, channel.workspace_id)
-            receive_message(session, workspace, channel, message_of(row.payload), row.received_at)
+            received = receive_message(session, workspace, channel, message_of(row.payload), row.received_at)
+            if row.payload.get("redacted") and not received.duplicate:
+                received.message.redacted = True  # the text was redacted before it was queued
         else:
             apply_status_updates(session, channel, [status_of(row.payload)], now)
         row.processed_at = now
