@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 
 from mannerly.app import create_app
 from mannerly.channels.loopback import LoopbackServer
+from mannerly.inbound.queue import apply_queued
 from mannerly.models import Channel, Contact, Conversation, Message
 from tests.api.test_webhooks import SignedJsonAdapter
 
@@ -25,6 +26,20 @@ def count(runtime, *where) -> int:
     """How many messages match."""
     with runtime.session() as session:
         return session.scalar(select(func.count()).select_from(Message).where(*where))
+
+
+@pytest.fixture(params=["inline", "queue"])
+def settings(request, settings):
+    """Each test runs with webhooks applied in the request (inline) and by the worker (queue)."""
+    return settings.model_copy(update={"webhook_mode": request.param})
+
+
+def apply_queue(runtime, workers: int = 1) -> None:
+    """Queue mode: what the workers do with the stored events (several at once when asked)."""
+    if runtime.settings.webhook_mode != "queue":
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda _: apply_queued(runtime.sessionmaker, runtime.now()), range(workers)))
 
 
 @pytest.fixture
@@ -72,6 +87,7 @@ def test_a_webhook_replayed_100_times_in_a_row_and_100_times_at_once_stores_one_
         at_once = list(pool.map(post_concurrently, range(COPIES)))
     assert set(in_a_row) == {200} and set(at_once) == {200}
     runtime = api.runtime
+    apply_queue(runtime, workers=2)
     assert count(runtime, Message.direction == "inbound", Message.provider_event_id == "evt-replay-1") == 1
     assert count(runtime, Message.direction == "inbound", Message.provider_event_id == "evt-replay-2") == 1
     assert count(runtime, Message.direction == "inbound") == 2
@@ -102,11 +118,13 @@ def test_statuses_out_of_order_end_at_the_furthest(live):
         for status in ("DELIVERED", "SENT_BY_CARRIER"):
             body, headers = signed({"statuses": [{"id": "H-early", "status": status}]})
             assert client.post(url, content=body, headers=headers).status_code == 200
+    apply_queue(runtime)
     with runtime.session() as session:
         assert session.get(Message, message_id).status == "delivered"
     # Later, a late "sent" and a failure report for an already delivered message change nothing.
     with httpx.Client(timeout=30) as client:
         body, headers = signed({"statuses": [{"id": "H-early", "status": "QUEUED"}]})
         assert client.post(url, content=body, headers=headers).status_code == 200
+    apply_queue(runtime)
     with runtime.session() as session:
         assert session.get(Message, message_id).status == "delivered"
