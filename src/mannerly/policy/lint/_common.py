@@ -165,18 +165,39 @@ def required_literals(pattern: str) -> frozenset[str] | None:
 
     Used for exact pre-tests: when none of them is in a text, the regex cannot match it.
     """
+    return _best_choice(required_literal_sets(pattern))
+
+
+def required_literal_sets(pattern: str) -> tuple[frozenset[str], ...]:
+    """Sets of strings such that every match of a regex contains one string of each set; () when none is known.
+
+    A stricter pre-test than required_literals: the regex can only match when every set has
+    a string in the text.
+    """
     try:
         # The standard library's own regex parser (private in 3.11, hence the fallback).
         parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - any failure only disables the pre-test
-        return None
+        return ()
     if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return ()
+    return tuple(_sequence_choices(list(parsed)))
+
+
+def _best_choice(choices) -> frozenset[str] | None:
+    """The choice whose shortest literal is longest (the most selective pre-test), or None."""
+    if not choices:
         return None
-    return _sequence_literals(list(parsed))
+    return max(choices, key=lambda choice: min(len(literal) for literal in choice))
 
 
 def _sequence_literals(items: list) -> frozenset[str] | None:
     """required_literals of a parsed sequence: its best mandatory literal run, group or alternation."""
+    return _best_choice(_sequence_choices(items))
+
+
+def _sequence_choices(items: list) -> list[frozenset[str]]:
+    """The mandatory literal runs, groups and alternations of a parsed sequence, each as a set of alternatives."""
     constants = re._constants  # type: ignore[attr-defined]
     choices: list[frozenset[str]] = []
     run = ""
@@ -198,9 +219,7 @@ def _sequence_literals(items: list) -> frozenset[str] | None:
         # Anything else (classes, repeats, assertions) may match without a fixed string: skipped.
     if run:
         choices.append(frozenset({run}))
-    if not choices:
-        return None
-    return max(choices, key=lambda choice: min(len(literal) for literal in choice))
+    return choices
 
 
 def literal_gate(patterns) -> re.Pattern[str] | None:

@@ -25,6 +25,7 @@ from mannerly.policy.lint._common import (
     fold,
     language_name,
     literal_gate,
+    required_literal_sets,
     required_literals,
     sentences,
     without_links,
@@ -142,24 +143,40 @@ def _as_written(sentence: str, folded: str, match: re.Match[str]) -> str:
     return match.group(0).strip()
 
 
-# Every kind of data of every language, each with the literals one of which its matches must
-# contain. A sentence can only be a request when one of these patterns matches it. One big
-# alternation is slow in Python's regex engine (every alternative is tried at every
+# Every kind of data of every language, with the sets of literals every match must contain
+# one of each. A sentence can only be a request when one of these patterns matches it. One
+# big alternation is slow in Python's regex engine (every alternative is tried at every
 # position); the literals, merged into one prefix tree, are found in one quick pass, and
-# then only the patterns whose literals are present are searched.
-_DATA_PATTERNS: tuple[tuple[frozenset[str] | None, re.Pattern[str]], ...] = tuple(
-    (required_literals(fold(pattern)), re.compile(f"(?:{fold(pattern)})"))
-    for rules in _RULES.values()
-    for pattern in rules.secrets + rules.one_time_codes
+# then only the patterns whose literals are all present are searched.
+_DataPattern = tuple[tuple[frozenset[str], ...], re.Pattern[str]]
+_DATA_WORDING = tuple(fold(pattern) for rules in _RULES.values() for pattern in rules.secrets + rules.one_time_codes)
+_DATA_PATTERNS: tuple[_DataPattern, ...] = tuple(
+    (required_literal_sets(pattern), re.compile(f"(?:{pattern})")) for pattern in _DATA_WORDING
 )
-_ANY_DATA_LITERAL = literal_gate(
-    fold(pattern) for rules in _RULES.values() for pattern in rules.secrets + rules.one_time_codes
-)
+_ANY_DATA_LITERAL = literal_gate(_DATA_WORDING)
 
 
-def _may_hold(folded: str, literals: frozenset[str] | None) -> bool:
-    """False when none of a pattern's required literals is in the text."""
-    return literals is None or any(literal in folded for literal in literals)
+def _patterns_by_literal() -> dict[str, tuple[_DataPattern, ...]]:
+    """Each literal of the gate with the data patterns whose gate literals include it."""
+    grouped: dict[str, list[_DataPattern]] = {}
+    for wording, entry in zip(_DATA_WORDING, _DATA_PATTERNS):
+        for literal in sorted(required_literals(wording) or ()):
+            grouped.setdefault(literal, []).append(entry)
+    return {literal: tuple(entries) for literal, entries in grouped.items()}
+
+
+# One substring test per literal instead of one per pattern; a pattern is searched only when
+# its other literal sets are present too. Patterns without known literals are always searched.
+_DATA_PATTERNS_BY_LITERAL = _patterns_by_literal()
+_UNGATED_DATA_PATTERNS = tuple(pattern for literal_sets, pattern in _DATA_PATTERNS if not literal_sets)
+
+
+def _may_match(folded: str, literal_sets: tuple[frozenset[str], ...], pattern: re.Pattern[str]) -> bool:
+    """True when the pattern matches, searched only when every literal set has a string in the text."""
+    for literals in literal_sets:
+        if not any(literal in folded for literal in literals):
+            return False
+    return pattern.search(folded) is not None
 
 
 def _mentions_data(text: str) -> bool:
@@ -173,7 +190,12 @@ def _mentions_data(text: str) -> bool:
     folded = fold(without_links(text))
     if _ANY_DATA_LITERAL is not None and _ANY_DATA_LITERAL.search(folded) is None:
         return False  # a left-to-right search finds a literal wherever any one occurs
-    return any(_may_hold(folded, literals) and pattern.search(folded) for literals, pattern in _DATA_PATTERNS)
+    for literal, entries in _DATA_PATTERNS_BY_LITERAL.items():
+        if literal in folded:
+            for literal_sets, pattern in entries:
+                if _may_match(folded, literal_sets, pattern):
+                    return True
+    return any(pattern.search(folded) for pattern in _UNGATED_DATA_PATTERNS)
 
 
 def find_requests(text: str, own_domains: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:
