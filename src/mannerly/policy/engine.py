@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from mannerly.policy.calendar import FULL_DAY, DailyWindow, Schedule, next_allowed, zone
 from mannerly.policy.context import RuleContext, RuleOutcome
-from mannerly.policy.lint import lint_message
+from mannerly.policy.lint import LintResult, lint_message
 from mannerly.policy.rules import (
     auto_reply_guard,
     cold_contact,
@@ -43,6 +43,11 @@ RULES = (opt_out, consent, cold_contact, auto_reply_guard, duplicate, frequency_
 LINT_RULE = "lint"
 SCHEDULE_RULE = "schedule"
 
+# Enum members looked up once: a lookup on an Enum class is slow in Python 3.11.
+_ERROR = Severity.ERROR
+_SEND, _DEFER, _REJECT = Action.SEND, Action.DEFER, Action.REJECT
+_UNKNOWN_ZONE_REASON = Reason(SCHEDULE_RULE, Verdict.PASS, "the recipient's time zone is unknown; UTC assumed")
+
 
 def decide(request: SendRequest, contact: ContactState, policy: Policy, now: datetime) -> Decision:
     """Decide whether a message goes now, later (and when), or not at all, and why."""
@@ -64,38 +69,46 @@ def decide(request: SendRequest, contact: ContactState, policy: Policy, now: dat
         final_text=linted.final_text,
         channel=channel or (request.channel or "sms"),
     )
-    outcomes = [channel_outcome, *(rule.check(ctx) for rule in RULES)]
+    outcomes = [channel_outcome]
+    outcomes += [rule.check(ctx) for rule in RULES]
     reasons = [outcome.reason for outcome in outcomes if outcome.reason is not None]
     if not ctx.zones_known:
-        reasons.append(Reason(SCHEDULE_RULE, Verdict.PASS, "the recipient's time zone is unknown; UTC assumed"))
-    lint_errors = [finding.check for finding in linted.findings if finding.severity is Severity.ERROR]
+        reasons.append(_UNKNOWN_ZONE_REASON)
+    lint_errors = [finding.check for finding in linted.findings if finding.severity is _ERROR]
     if lint_errors:
         reasons.append(Reason(LINT_RULE, Verdict.REJECT, "the content has errors: " + ", ".join(lint_errors)))
-
-    def decision(action: Action, send_at: datetime | None = None) -> Decision:
-        """Assemble the Decision with everything computed so far."""
-        local = send_at.astimezone(zone(zones[0])) if send_at else None
-        return Decision(
-            action=action,
-            final_text=linted.final_text,
-            channel=channel,
-            reasons=tuple(reasons),
-            lint=linted.findings,
-            segments=linted.segments,
-            encoding=linted.encoding,
-            send_at=send_at,
-            local_send_at=local,
-            channel_options=channel_options,
-        )
-
-    if lint_errors or any(outcome.reject for outcome in outcomes):
-        return decision(Action.REJECT)
+    if lint_errors or any([outcome.reject for outcome in outcomes]):
+        return _decision(_REJECT, None, linted, channel, reasons, channel_options, zones)
     send_at = earliest_send_time(outcomes, ctx)
     if send_at is None:
         days = policy.horizon.days
         reasons.append(Reason(SCHEDULE_RULE, Verdict.REJECT, f"no moment within {days} days satisfies every rule"))
-        return decision(Action.REJECT)
-    return decision(Action.SEND if send_at == now else Action.DEFER, send_at)
+        return _decision(_REJECT, None, linted, channel, reasons, channel_options, zones)
+    return _decision(_SEND if send_at == now else _DEFER, send_at, linted, channel, reasons, channel_options, zones)
+
+
+def _decision(
+    action: Action,
+    send_at: datetime | None,
+    linted: LintResult,
+    channel: str | None,
+    reasons: list[Reason],
+    channel_options: dict[str, str],
+    zones: tuple[str, ...],
+) -> Decision:
+    """Assemble the Decision with everything decide() computed."""
+    return Decision(
+        action=action,
+        final_text=linted.final_text,
+        channel=channel,
+        reasons=tuple(reasons),
+        lint=linted.findings,
+        segments=linted.segments,
+        encoding=linted.encoding,
+        send_at=send_at,
+        local_send_at=send_at.astimezone(zone(zones[0])) if send_at else None,
+        channel_options=channel_options,
+    )
 
 
 def earliest_send_time(outcomes: list[RuleOutcome], ctx: RuleContext) -> datetime | None:

@@ -68,7 +68,14 @@ class Source(StrEnum):
     @property
     def automated(self) -> bool:
         """True for messages no person wrote at the moment of sending."""
-        return self in {Source.CAMPAIGN, Source.AUTOMATION, Source.BOT, Source.AUTO_REPLY}
+        return self in _AUTOMATED_SOURCES
+
+
+# Built once: looking members up on an Enum class is slow in Python 3.11 (EnumType defines
+# __getattr__, which puts every class attribute lookup on a slow path).
+_AUTOMATED_SOURCES = frozenset({Source.CAMPAIGN, Source.AUTOMATION, Source.BOT, Source.AUTO_REPLY})
+_MARKETING = TopicKind.MARKETING
+_UNKNOWN_CONSENT = ConsentStatus.UNKNOWN
 
 
 ChannelKind = Literal["sms", "whatsapp", "messenger"]
@@ -87,7 +94,7 @@ class Topic:
     @property
     def marketing(self) -> bool:
         """True when the topic sells rather than informs."""
-        return self.kind is TopicKind.MARKETING
+        return self.kind is _MARKETING
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +148,7 @@ class ContactState:
 
     def consent_for(self, topic: Topic) -> ConsentStatus:
         """The recorded consent for one topic, UNKNOWN when never recorded."""
-        return self.consents.get(topic.name, ConsentStatus.UNKNOWN)
+        return self.consents.get(topic.name, _UNKNOWN_CONSENT)
 
     @property
     def first_contact(self) -> bool:

@@ -145,8 +145,8 @@ _ASCII_WORD_BYTES = bytes(byte if chr(byte).isascii() and (chr(byte).isalnum() o
 
 
 @lru_cache(maxsize=256)
-def _words(text: str) -> tuple[str, ...]:
-    """The words of a text, cached: several checks read the same final text."""
+def word_tuple(text: str) -> tuple[str, ...]:
+    """The words of a text as a tuple, cached: several checks read the same final text."""
     text = without_links(text)
     if text.isascii():
         # Same words as _WORD finds, at C speed: no match crosses a character that becomes a
@@ -158,7 +158,7 @@ def _words(text: str) -> tuple[str, ...]:
 
 def words(text: str) -> list[str]:
     """The words of a text in order, links and e-mail addresses left out."""
-    return list(_words(text))
+    return list(word_tuple(text))
 
 
 @lru_cache(maxsize=256)

@@ -112,6 +112,8 @@ def find_placeholders(text: str, brand: str | None = None) -> list[str]:
         content = match.group(1) if match.group(1) is not None else match.group(2)
         if is_field_name(content, brand):
             found.append(match.group(0))
+    if not found:
+        return found
     # [[name]] also matches the single-bracket pattern inside; keep the outer one.
     unique = list(dict.fromkeys(found))
     return [item for item in unique if not any(item != other and item in other for other in unique)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from mannerly.policy.lint._common import LintContext, fold, words
+from mannerly.policy.lint._common import LintContext, fold, word_tuple, words
 from mannerly.policy.types import LintFinding, Severity
 
 CHECK = "shouting"
@@ -61,7 +61,7 @@ def check(text: str, context: LintContext) -> list[LintFinding]:
     brand_words = _brand_words(context.brand or "")
     upper = 0
     total = 0
-    for word in words(text):
+    for word in word_tuple(text):
         letter_count, capitals, folded = _word_letters(word)
         if not letter_count:
             continue

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from mannerly.policy.lint._common import LintContext, fold, words
+from mannerly.policy.lint._common import LintContext, fold, word_tuple, words
 from mannerly.policy.lint.slang import SLANG_ANYWHERE, SLANG_OWN_LANGUAGE
 from mannerly.policy.types import LintFinding, Severity
 
@@ -91,7 +91,7 @@ def _candidates(text: str, context: LintContext) -> list[str]:
     """Lower-case words worth looking up, in order, each once."""
     brand_words = _brand_words(context.brand or "")
     picked: list[str] = []
-    for word in words(text):
+    for word in word_tuple(text):
         word = _lookup_form(word)
         if word is None or word in brand_words:
             continue
