@@ -84,10 +84,10 @@ def _mark_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
             unicodedata.category(part) == "Mn" for part in unicodedata.normalize("NFD", char)
         ):
             marked.append(code)
-    return re.compile(_character_class(marks)), re.compile(_character_class(marked))
+    return re.compile(character_class(marks)), re.compile(character_class(marked))
 
 
-def _character_class(codes: list[int]) -> str:
+def character_class(codes: list[int]) -> str:
     """A regex character class of the given sorted code points, as ranges."""
     ranges: list[list[int]] = []
     for code in codes:
@@ -100,7 +100,7 @@ def _character_class(codes: list[int]) -> str:
 
 
 # Characters outside the Basic Multilingual Plane; fold() takes its exact slow path for them.
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+ASTRAL_PATTERN = re.compile("[\U00010000-\U0010FFFF]")
 
 
 @lru_cache(maxsize=8192)
@@ -110,7 +110,7 @@ def fold(text: str) -> str:
     folded = text.casefold()
     if folded.isascii():
         return folded  # NFD and NFC leave ASCII alone and it has no marks
-    if _ASTRAL.search(folded):
+    if ASTRAL_PATTERN.search(folded):
         decomposed = unicodedata.normalize("NFD", folded)
         without_marks = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
         return unicodedata.normalize("NFC", without_marks)
@@ -144,6 +144,10 @@ _ASCII_WORD_BYTES = bytes(byte if chr(byte).isascii() and (chr(byte).isalnum() o
                           for byte in range(256))
 
 
+# Punctuation often found at either end of a word; never part of a word itself.
+_EDGE_PUNCTUATION = ".,;:!?()[]<>\"'’‘“”«»…。、·-"
+
+
 @lru_cache(maxsize=256)
 def word_tuple(text: str) -> tuple[str, ...]:
     """The words of a text as a tuple, cached: several checks read the same final text."""
@@ -153,7 +157,17 @@ def word_tuple(text: str) -> tuple[str, ...]:
         # space, and without an apostrophe every word is a plain run of letters and digits.
         spaced = text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii")
         return tuple(_WORD.findall(spaced) if "'" in spaced else spaced.split())
-    return tuple(_WORD.findall(text))
+    # No match crosses white space, and punctuation at the ends of a token cannot be part of
+    # a match; so a token that is letters and digits once trimmed is exactly one word, and
+    # only the other tokens need the regex (the per-character regex is slow outside ASCII).
+    found: list[str] = []
+    for token in text.split():
+        core = token.strip(_EDGE_PUNCTUATION)
+        if core.isalnum():
+            found.append(core)
+        else:
+            found.extend(_WORD.findall(token))
+    return tuple(found)
 
 
 def words(text: str) -> list[str]:

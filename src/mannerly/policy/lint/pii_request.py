@@ -171,6 +171,17 @@ _DATA_PATTERNS_BY_LITERAL = _patterns_by_literal()
 _UNGATED_DATA_PATTERNS = tuple(pattern for literal_sets, pattern in _DATA_PATTERNS if not literal_sets)
 
 
+_ASCII_DATA_LITERALS = tuple(literal for literal in _DATA_PATTERNS_BY_LITERAL if literal.isascii())
+
+
+def _holds_any(text: str, literals: tuple[str, ...]) -> bool:
+    """True when one of the literals is in the text."""
+    for literal in literals:
+        if literal in text:
+            return True
+    return False
+
+
 def _may_match(folded: str, literal_sets: tuple[frozenset[str], ...], pattern: re.Pattern[str]) -> bool:
     """True when the pattern matches, searched only when every literal set has a string in the text."""
     for literals in literal_sets:
@@ -188,8 +199,14 @@ def _mentions_data(text: str) -> bool:
     inside one sentence is also a match in the whole text.
     """
     folded = fold(without_links(text))
-    if _ANY_DATA_LITERAL is not None and _ANY_DATA_LITERAL.search(folded) is None:
-        return False  # a left-to-right search finds a literal wherever any one occurs
+    if _ANY_DATA_LITERAL is not None:
+        if folded.isascii():
+            # Only the ASCII literals can occur; plain substring tests beat the regex here,
+            # whose many alternatives are tried at almost every position of Latin text.
+            if not _holds_any(folded, _ASCII_DATA_LITERALS):
+                return False
+        elif _ANY_DATA_LITERAL.search(folded) is None:
+            return False  # a left-to-right search finds a literal wherever any one occurs
     for literal, entries in _DATA_PATTERNS_BY_LITERAL.items():
         if literal in folded:
             for literal_sets, pattern in entries:

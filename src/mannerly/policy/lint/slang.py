@@ -89,7 +89,7 @@ def _word_slang(word: str, language: str) -> tuple[tuple[str, str], ...]:
 def slang_words(text: str, language: str) -> dict[str, list[tuple[str, str]]]:
     """Slang found in the text, by language: (word as written, full form)."""
     text_words = word_tuple(text)
-    has_jamo = _KOREAN_JAMO.search(text) is not None
+    has_jamo = not text.isascii() and _KOREAN_JAMO.search(text) is not None
     # Only the own-language table depends on the language; others share one memo.
     not_slang = _NOT_SLANG.setdefault(language if language in SLANG_OWN_LANGUAGE else "", set())
     if not has_jamo and not_slang.issuperset(text_words):
