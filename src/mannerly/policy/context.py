@@ -40,17 +40,21 @@ class RuleOutcome:
     def quiet(cls) -> RuleOutcome:
         """The rule had nothing to say."""
         # Immutable and the same every time, so one shared instance serves every rule.
-        return _QUIET if cls is RuleOutcome else cls()
+        return QUIET if cls is RuleOutcome else cls()
 
     @classmethod
     def rejected(cls, rule: str, detail: str) -> RuleOutcome:
         """The rule refuses the message."""
-        return cls(reason=Reason(rule, Verdict.REJECT, detail), reject=True)
+        return cls(reason=Reason(rule, _REJECT, detail), reject=True)
 
     @classmethod
     def exempt(cls, rule: str, detail: str) -> RuleOutcome:
         """The rule does not apply to this message, and says why."""
-        return cls(reason=Reason(rule, Verdict.EXEMPT, detail))
+        return cls(reason=Reason(rule, _EXEMPT, detail))
 
 
-_QUIET = RuleOutcome()
+# The outcome of a rule with nothing to say: immutable, so rules return this one instance
+# (the engine's scheduler also skips it by identity).
+QUIET = RuleOutcome()
+# Enum members looked up once: a lookup on an Enum class is slow in Python 3.11.
+_REJECT, _EXEMPT = Verdict.REJECT, Verdict.EXEMPT

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from mannerly.policy.calendar import FULL_DAY, DailyWindow, Schedule, next_allowed, zone
-from mannerly.policy.context import RuleContext, RuleOutcome
+from mannerly.policy.context import QUIET, RuleContext, RuleOutcome
 from mannerly.policy.lint import LintResult, lint_message
 from mannerly.policy.rules import (
     auto_reply_guard,
@@ -118,6 +118,8 @@ def earliest_send_time(outcomes: list[RuleOutcome], ctx: RuleContext) -> datetim
     skip_holidays = False
     not_before = ctx.now
     for outcome in outcomes:
+        if outcome is QUIET:
+            continue  # most rules have nothing to say; the shared quiet outcome sets nothing
         if outcome.window is not None:
             window = outcome.window if window is None else window.intersect(outcome.window)
         if outcome.workdays is not None:

@@ -1,18 +1,21 @@
 """frequency_cap: at most N marketing messages per rolling period, and a gap between automated ones (E5)."""
 
-from mannerly.policy.context import RuleContext, RuleOutcome
+from mannerly.policy.context import QUIET, RuleContext, RuleOutcome
 from mannerly.policy.types import Reason, TopicKind, Verdict
 
 RULE = "frequency_cap"
+
+# Enum members looked up once: a lookup on an Enum class is slow in Python 3.11.
+_MARKETING, _DEFER = TopicKind.MARKETING, Verdict.DEFER
 
 
 def check(ctx: RuleContext) -> RuleOutcome:
     """Defer marketing until the rolling cap and the automated minimum gap allow it."""
     request, policy = ctx.request, ctx.policy
     if not request.topic.marketing:
-        return RuleOutcome.quiet()
+        return QUIET
     marketing_times = sorted(
-        sent.at for sent in ctx.contact.recent_outbound if sent.topic_kind is TopicKind.MARKETING
+        sent.at for sent in ctx.contact.recent_outbound if sent.topic_kind is _MARKETING
     )
     details: list[str] = []
     not_before = ctx.now
@@ -32,7 +35,7 @@ def check(ctx: RuleContext) -> RuleOutcome:
         )
     automated_times = sorted(
         sent.at for sent in ctx.contact.recent_outbound
-        if sent.source.automated and sent.topic_kind is TopicKind.MARKETING and sent.at <= ctx.now
+        if sent.source.automated and sent.topic_kind is _MARKETING and sent.at <= ctx.now
     )
     if request.source.automated and automated_times and policy.automated_min_gap:
         gap_end = automated_times[-1] + policy.automated_min_gap
@@ -41,5 +44,5 @@ def check(ctx: RuleContext) -> RuleOutcome:
             minutes = policy.automated_min_gap.total_seconds() / 60
             details.append(f"automated marketing messages keep {minutes:g} min apart")
     if not details:
-        return RuleOutcome.quiet()
-    return RuleOutcome(reason=Reason(RULE, Verdict.DEFER, "; ".join(details)), not_before=not_before)
+        return QUIET
+    return RuleOutcome(reason=Reason(RULE, _DEFER, "; ".join(details)), not_before=not_before)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from mannerly.policy.context import RuleOutcome
+from mannerly.policy.context import QUIET, RuleOutcome
 from mannerly.policy.types import ContactState, Policy, Reason, SendRequest, Source, Verdict
 
 RULE = "whatsapp_window"
@@ -71,7 +71,7 @@ def select_channel(request: SendRequest, contact: ContactState, policy: Policy, 
 
     def chosen(kind: str, outcome: RuleOutcome | None = None) -> ChannelChoice:
         """A choice with the options that go with the channel."""
-        return kind, outcome or RuleOutcome.quiet(), (options or {}) if kind == "messenger" else {}
+        return kind, outcome or QUIET, (options or {}) if kind == "messenger" else {}
 
     if wanted is None:
         # C8: WhatsApp where the customer uses it and it is allowed now, SMS otherwise, Messenger last.
