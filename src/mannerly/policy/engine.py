@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from mannerly.policy.calendar import FULL_DAY, DailyWindow, Schedule, next_allowed, zone
 from mannerly.policy.context import QUIET, RuleContext, RuleOutcome
-from mannerly.policy.lint import LintResult, lint_message
+from mannerly.policy.lint import lint_fields
 from mannerly.policy.rules import (
     auto_reply_guard,
     cold_contact,
@@ -56,58 +56,50 @@ def decide(request: SendRequest, contact: ContactState, policy: Policy, now: dat
     now = now.astimezone(UTC)
     language = request.language or contact.language or "en"
     channel, channel_outcome, channel_options = whatsapp_window.select_channel(request, contact, policy, now)
-    linted = lint_message(request, contact, policy, language=language)
+    final_text, findings, segments, encoding = lint_fields(request, contact, policy, language)
     zones = contact.time_zones or ("UTC",)
+    # Positional arguments, in field order: keyword calls of the frozen dataclasses cost more.
     ctx = RuleContext(
-        request=request,
-        contact=contact,
-        policy=policy,
-        now=now,
-        zones=zones,
-        zones_known=bool(contact.time_zones),
-        language=language,
-        final_text=linted.final_text,
-        channel=channel or (request.channel or "sms"),
+        request,
+        contact,
+        policy,
+        now,
+        zones,
+        bool(contact.time_zones),  # zones_known
+        language,
+        final_text,
+        channel or (request.channel or "sms"),
     )
     outcomes = [channel_outcome]
     outcomes += [rule.check(ctx) for rule in RULES]
     reasons = [outcome.reason for outcome in outcomes if outcome.reason is not None]
     if not ctx.zones_known:
         reasons.append(_UNKNOWN_ZONE_REASON)
-    lint_errors = [finding.check for finding in linted.findings if finding.severity is _ERROR]
+    lint_errors = [finding.check for finding in findings if finding.severity is _ERROR]
     if lint_errors:
         reasons.append(Reason(LINT_RULE, Verdict.REJECT, "the content has errors: " + ", ".join(lint_errors)))
+    send_at = None
     if lint_errors or any([outcome.reject for outcome in outcomes]):
-        return _decision(_REJECT, None, linted, channel, reasons, channel_options, zones)
-    send_at = earliest_send_time(outcomes, ctx)
-    if send_at is None:
-        days = policy.horizon.days
-        reasons.append(Reason(SCHEDULE_RULE, Verdict.REJECT, f"no moment within {days} days satisfies every rule"))
-        return _decision(_REJECT, None, linted, channel, reasons, channel_options, zones)
-    return _decision(_SEND if send_at == now else _DEFER, send_at, linted, channel, reasons, channel_options, zones)
-
-
-def _decision(
-    action: Action,
-    send_at: datetime | None,
-    linted: LintResult,
-    channel: str | None,
-    reasons: list[Reason],
-    channel_options: dict[str, str],
-    zones: tuple[str, ...],
-) -> Decision:
-    """Assemble the Decision with everything decide() computed."""
+        action = _REJECT
+    else:
+        send_at = earliest_send_time(outcomes, ctx)
+        if send_at is None:
+            days = policy.horizon.days
+            reasons.append(Reason(SCHEDULE_RULE, Verdict.REJECT, f"no moment within {days} days satisfies every rule"))
+            action = _REJECT
+        else:
+            action = _SEND if send_at == now else _DEFER
     return Decision(
-        action=action,
-        final_text=linted.final_text,
-        channel=channel,
-        reasons=tuple(reasons),
-        lint=linted.findings,
-        segments=linted.segments,
-        encoding=linted.encoding,
-        send_at=send_at,
-        local_send_at=send_at.astimezone(zone(zones[0])) if send_at else None,
-        channel_options=channel_options,
+        action,
+        final_text,
+        channel,
+        tuple(reasons),
+        findings,  # lint
+        segments,
+        encoding,
+        send_at,
+        send_at.astimezone(zone(zones[0])) if send_at else None,  # local_send_at
+        channel_options,
     )
 
 
@@ -127,10 +119,6 @@ def earliest_send_time(outcomes: list[RuleOutcome], ctx: RuleContext) -> datetim
         skip_holidays = skip_holidays or outcome.skip_holidays
         if outcome.not_before is not None and outcome.not_before > not_before:
             not_before = outcome.not_before
-    schedule = Schedule(
-        window=window or FULL_DAY,  # Schedule's default window
-        workdays=workdays,
-        skip_holidays=skip_holidays,
-        country=ctx.contact.country,
-    )
+    # Positional, in field order (window, workdays, skip_holidays, country); FULL_DAY is Schedule's default window.
+    schedule = Schedule(window or FULL_DAY, workdays, skip_holidays, ctx.contact.country)
     return next_allowed(not_before, schedule, ctx.zones, ctx.now + ctx.policy.horizon)
