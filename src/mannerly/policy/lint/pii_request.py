@@ -29,6 +29,7 @@ from mannerly.policy.lint._common import (
     required_literals,
     sentences,
     without_links,
+    word_tuple,
 )
 from mannerly.policy.lint.link import has_foreign_link
 from mannerly.policy.types import LintFinding, Severity
@@ -172,14 +173,41 @@ _UNGATED_DATA_PATTERNS = tuple(pattern for literal_sets, pattern in _DATA_PATTER
 
 
 _ASCII_DATA_LITERALS = tuple(literal for literal in _DATA_PATTERNS_BY_LITERAL if literal.isascii())
+# Words (as written) of ASCII texts known to hold no ASCII data literal, lower-cased.
+_WORDS_WITHOUT_DATA: set[str] = set()
+_WORDS_WITHOUT_DATA_LIMIT = 20_000
 
 
-def _holds_any(text: str, literals: tuple[str, ...]) -> bool:
-    """True when one of the literals is in the text."""
-    for literal in literals:
-        if literal in text:
+def _word_holds_literal(word: str) -> bool:
+    """True when the lower-cased word contains one of the ASCII data literals."""
+    lowered = word.lower()
+    for literal in _ASCII_DATA_LITERALS:
+        if literal in lowered:
             return True
     return False
+
+
+def _ascii_words_hold_literal(text: str) -> bool:
+    """For an ASCII text: True when its folded form (lower case) holds a data literal.
+
+    The literals are letters and digits only, so any occurrence lies inside one run of letters
+    and digits, and every such run lies inside one of the text's words: testing the words is
+    exact, and a memo of words without literals settles the usual text by set operations.
+    """
+    for word in set(word_tuple(text)).difference(_WORDS_WITHOUT_DATA):
+        if word.isdigit():
+            continue  # the literals all have letters; numbers are rarely seen twice, so not memoized
+        if _word_holds_literal(word):
+            return True
+        if len(_WORDS_WITHOUT_DATA) >= _WORDS_WITHOUT_DATA_LIMIT:
+            _WORDS_WITHOUT_DATA.clear()  # keeps the memo bounded; it refills with the words in use
+        _WORDS_WITHOUT_DATA.add(word)
+    return False
+
+
+# The word test above relies on this; it holds for the patterns as written.
+if not all(literal.isalnum() and not literal.isdigit() for literal in _ASCII_DATA_LITERALS):
+    raise RuntimeError("pii_request: every ASCII data literal must be letters and digits with a letter")
 
 
 def _may_match(folded: str, literal_sets: tuple[frozenset[str], ...], pattern: re.Pattern[str]) -> bool:
@@ -198,15 +226,14 @@ def _mentions_data(text: str) -> bool:
     between them, and those are word boundaries just like a sentence's edges, so any match
     inside one sentence is also a match in the whole text.
     """
-    folded = fold(without_links(text))
+    plain = without_links(text)
     if _ANY_DATA_LITERAL is not None:
-        if folded.isascii():
-            # Only the ASCII literals can occur; plain substring tests beat the regex here,
-            # whose many alternatives are tried at almost every position of Latin text.
-            if not _holds_any(folded, _ASCII_DATA_LITERALS):
+        if plain.isascii():
+            if not _ascii_words_hold_literal(text):
                 return False
-        elif _ANY_DATA_LITERAL.search(folded) is None:
+        elif _ANY_DATA_LITERAL.search(fold(plain)) is None:
             return False  # a left-to-right search finds a literal wherever any one occurs
+    folded = fold(plain)
     for literal, entries in _DATA_PATTERNS_BY_LITERAL.items():
         if literal in folded:
             for literal_sets, pattern in entries:

@@ -68,10 +68,12 @@ _KOREAN_JAMO_MEANING = {"ㅋ": "(웃음 표현 생략)", "ㅎ": "(웃음 표현 
 ACRONYM_MAX_LETTERS = 2
 
 
-# Per message language ("" for languages without an own table): words known not to be
-# slang. A set, so that the usual text (no slang) is settled by one issuperset() in C.
+# Per message language ("" for languages without an own table): words known not to be slang.
+# A set, so that the usual text (no slang) is settled by set operations in C.
 _NOT_SLANG: dict[str, set[str]] = {}
 _NOT_SLANG_LIMIT = 20_000
+# Every entry of every table.
+_ALL_KEYS = frozenset(key for tables in (SLANG_ANYWHERE, SLANG_OWN_LANGUAGE) for table in tables.values() for key in table)
 
 
 def _word_slang(word: str, language: str) -> tuple[tuple[str, str], ...]:
@@ -92,10 +94,11 @@ def slang_words(text: str, language: str) -> dict[str, list[tuple[str, str]]]:
     has_jamo = not text.isascii() and _KOREAN_JAMO.search(text) is not None
     # Only the own-language table depends on the language; others share one memo.
     not_slang = _NOT_SLANG.setdefault(language if language in SLANG_OWN_LANGUAGE else "", set())
-    if not has_jamo and not_slang.issuperset(text_words):
-        return {}  # the usual case: every word is known not to be slang
     slang: dict[str, tuple[tuple[str, str], ...]] = {}
-    for word in set(text_words).difference(not_slang):  # new words, e.g. an order number
+    # Usually no word or only an order number is new: one set difference in C settles the rest.
+    for word in set(text_words).difference(not_slang):
+        if word.isascii() and word.isdigit() and word not in _ALL_KEYS:
+            continue  # a plain number is its own folded form and no entry; not memoized (rarely seen twice)
         hits = _word_slang(word, language)
         if hits:
             slang[word] = hits
