@@ -59,6 +59,8 @@ def select_channel(request: SendRequest, contact: ContactState, policy: Policy, 
     """The channel kind the message will use, the rule's outcome and the channel's options; None when no channel fits."""
     reachable = contact.reachable
     wanted = request.channel
+    if wanted is None and "whatsapp" not in reachable and "sms" in reachable:
+        return "sms", QUIET, {}  # the usual case, settled as the preference loop below would settle it
     options = messenger_options(request, contact, policy, now) if "messenger" in reachable else None
 
     def open_to(kind: str) -> bool:
