@@ -6,7 +6,7 @@ the network or the wall clock; services build these objects and pass `now`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -193,7 +193,18 @@ class Policy:
         return next(iter(self.brand_names.values()), None)
 
 
-@dataclass(frozen=True, slots=True)
+def slot_setters(cls: type) -> tuple:
+    """The __set__ of each field's slot of a slotted dataclass, in field order.
+
+    A frozen dataclass's generated __init__ sets every field with a generic
+    object.__setattr__ call. The few of them built for every decision (reasons, findings,
+    rule contexts and outcomes) set their slots through these instead: the same effect,
+    about twice as quick, and the frozen __setattr__ still refuses later changes.
+    """
+    return tuple(cls.__dict__[item.name].__set__ for item in fields(cls))
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Reason:
     """Why one rule let a message through, held it or refused it."""
 
@@ -201,12 +212,21 @@ class Reason:
     verdict: Verdict
     detail: str
 
+    def __init__(self, rule: str, verdict: Verdict, detail: str) -> None:
+        """Set the fields (see slot_setters)."""
+        _set_reason_rule(self, rule)
+        _set_reason_verdict(self, verdict)
+        _set_reason_detail(self, detail)
+
     def as_dict(self) -> dict[str, str]:
         """The JSON form used by the API."""
         return {"rule": self.rule, "verdict": self.verdict.value, "detail": self.detail}
 
 
-@dataclass(frozen=True, slots=True)
+_set_reason_rule, _set_reason_verdict, _set_reason_detail = slot_setters(Reason)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class LintFinding:
     """One content check's finding."""
 
@@ -214,6 +234,13 @@ class LintFinding:
     severity: Severity
     detail: str
     suggestion: str | None = None
+
+    def __init__(self, check: str, severity: Severity, detail: str, suggestion: str | None = None) -> None:
+        """Set the fields (see slot_setters)."""
+        _set_finding_check(self, check)
+        _set_finding_severity(self, severity)
+        _set_finding_detail(self, detail)
+        _set_finding_suggestion(self, suggestion)
 
     def as_dict(self) -> dict[str, str | None]:
         """The JSON form used by the API."""
@@ -223,6 +250,9 @@ class LintFinding:
             "detail": self.detail,
             "suggestion": self.suggestion,
         }
+
+
+_set_finding_check, _set_finding_severity, _set_finding_detail, _set_finding_suggestion = slot_setters(LintFinding)
 
 
 @dataclass(frozen=True, slots=True)
