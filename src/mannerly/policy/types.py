@@ -255,7 +255,11 @@ class LintFinding:
 _set_finding_check, _set_finding_severity, _set_finding_detail, _set_finding_suggestion = slot_setters(LintFinding)
 
 
-@dataclass(frozen=True, slots=True)
+# Stands for "no channel_options given" in Decision.__init__, as dataclass's default_factory would.
+_NEW_DICT = object()
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Decision:
     """The engine's answer: send now, defer until send_at, or reject, and why."""
 
@@ -271,6 +275,31 @@ class Decision:
     # What the channel needs to carry it, e.g. {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}.
     channel_options: dict[str, str] = field(default_factory=dict)
 
+    def __init__(
+        self,
+        action: Action,
+        final_text: str,
+        channel: str | None,
+        reasons: tuple[Reason, ...],
+        lint: tuple[LintFinding, ...],
+        segments: int,
+        encoding: str,
+        send_at: datetime | None = None,
+        local_send_at: datetime | None = None,
+        channel_options: dict[str, str] = _NEW_DICT,  # type: ignore[assignment]
+    ) -> None:
+        """Set the fields (see slot_setters); channel_options defaults to a new empty dict."""
+        _set_action(self, action)
+        _set_final_text(self, final_text)
+        _set_channel(self, channel)
+        _set_reasons(self, reasons)
+        _set_lint(self, lint)
+        _set_segments(self, segments)
+        _set_encoding(self, encoding)
+        _set_send_at(self, send_at)
+        _set_local_send_at(self, local_send_at)
+        _set_channel_options(self, {} if channel_options is _NEW_DICT else channel_options)
+
     def as_dict(self) -> dict:
         """The JSON form used by the API and `mannerly check --json`."""
         return {
@@ -285,3 +314,17 @@ class Decision:
             "encoding": self.encoding,
             "channel_options": dict(self.channel_options),
         }
+
+
+(
+    _set_action,
+    _set_final_text,
+    _set_channel,
+    _set_reasons,
+    _set_lint,
+    _set_segments,
+    _set_encoding,
+    _set_send_at,
+    _set_local_send_at,
+    _set_channel_options,
+) = slot_setters(Decision)
