@@ -72,6 +72,8 @@ ACRONYM_MAX_LETTERS = 2
 # A set, so that the usual text (no slang) is settled by set operations in C.
 _NOT_SLANG: dict[str, set[str]] = {}
 _NOT_SLANG_LIMIT = 20_000
+# ASCII letters and digits and Hangul syllables: fold() of such a word is word.lower().
+_SELF_FOLDING_WORD = re.compile(r"[0-9A-Za-z\uac00-\ud7a3]+")
 # Every entry of every table.
 _ALL_KEYS = frozenset(key for tables in (SLANG_ANYWHERE, SLANG_OWN_LANGUAGE) for table in tables.values() for key in table)
 
@@ -97,12 +99,13 @@ def slang_words(text: str, language: str) -> dict[str, list[tuple[str, str]]]:
     slang: dict[str, tuple[tuple[str, str], ...]] = {}
     # Usually no word or only an order number is new: one set difference in C settles the rest.
     for word in set(text_words).difference(not_slang):
-        if word.isascii() and word.isdigit() and word not in _ALL_KEYS:
-            continue  # a plain number is its own folded form and no entry; not memoized (rarely seen twice)
-        hits = _word_slang(word, language)
+        if _SELF_FOLDING_WORD.fullmatch(word) and word.lower() not in _ALL_KEYS:
+            hits: tuple[tuple[str, str], ...] = ()  # its folded form is word.lower(), and no entry
+        else:
+            hits = _word_slang(word, language)
         if hits:
             slang[word] = hits
-        else:
+        elif word.isalpha():  # words with digits ("12345", "12345번이") are rarely seen twice
             if len(not_slang) >= _NOT_SLANG_LIMIT:
                 not_slang.clear()  # keeps the memo bounded; it refills with the words in use
             not_slang.add(word)
