@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from mannerly.policy.types import slot_setters
+
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONDAY_TO_FRIDAY = frozenset({0, 1, 2, 3, 4})
 
@@ -134,7 +136,7 @@ _MIDNIGHT = time(0, 0)
 _ONE_DAY = timedelta(days=1)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Schedule:
     """When sending is allowed, in local time: a daily window and which days count."""
 
@@ -142,6 +144,19 @@ class Schedule:
     workdays: frozenset[int] | None = None  # None: every day of the week
     skip_holidays: bool = False
     country: str | None = None
+
+    def __init__(
+        self,
+        window: DailyWindow = FULL_DAY,
+        workdays: frozenset[int] | None = None,
+        skip_holidays: bool = False,
+        country: str | None = None,
+    ) -> None:
+        """Set the fields (see types.slot_setters): the engine builds one schedule per message."""
+        _set_window(self, window)
+        _set_workdays(self, workdays)
+        _set_skip_holidays(self, skip_holidays)
+        _set_country(self, country)
 
     def day_open(self, day: date) -> bool:
         """True when the day allows sending at all."""
@@ -155,6 +170,9 @@ class Schedule:
         """True when a UTC moment is allowed in one time zone."""
         view = local_view(moment, zone_name)
         return self.day_open(view.day) and self.window.contains(view.clock)
+
+
+_set_window, _set_workdays, _set_skip_holidays, _set_country = slot_setters(Schedule)
 
 
 def _local_to_utc(day: date, moment: time, zone_name: str) -> datetime:
