@@ -35,6 +35,23 @@ def _word_letters(word: str) -> tuple[int, int, str]:
     return len(letters), sum(1 for char in letters if char.isupper()), fold(word)
 
 
+@lru_cache(maxsize=16384)
+def _word_weight(word: str) -> tuple[int, int, str] | None:
+    """_word_letters of a word that counts, or None for words never counted whatever the brand.
+
+    Never counted: words without cased letters, acronyms (all capitals, at most
+    ACRONYM_MAX_LETTERS) and the keywords written in capitals on purpose.
+    """
+    letter_count, capitals, folded = _word_letters(word)
+    if not letter_count:
+        return None
+    if capitals == letter_count and letter_count <= ACRONYM_MAX_LETTERS:
+        return None
+    if folded in REQUIRED_CAPITAL_WORDS:
+        return None
+    return letter_count, capitals, folded
+
+
 @lru_cache(maxsize=256)
 def _brand_words(brand: str) -> frozenset[str]:
     """The folded words of a brand name, whose capitals never count."""
@@ -76,16 +93,11 @@ def check(text: str, context: LintContext) -> list[LintFinding]:
     upper = 0
     total = 0
     for word in word_tuple(text):
-        letter_count, capitals, folded = _word_letters(word)
-        if not letter_count:
+        weight = _word_weight(word)
+        if weight is None or weight[2] in brand_words:
             continue
-        all_upper = capitals == letter_count
-        if all_upper and letter_count <= ACRONYM_MAX_LETTERS:
-            continue
-        if folded in REQUIRED_CAPITAL_WORDS or folded in brand_words:
-            continue
-        total += letter_count
-        upper += capitals
+        total += weight[0]
+        upper += weight[1]
     if total < MIN_LETTERS or upper / total < SHOUTING_SHARE:
         return []
     detail = "Most of the text is in capital letters, which reads as shouting."

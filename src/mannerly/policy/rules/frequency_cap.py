@@ -33,13 +33,16 @@ def check(ctx: RuleContext) -> RuleOutcome:
             f"{len(in_period)} marketing messages in the last {days:g} days (cap {policy.marketing_cap}); "
             f"the next is allowed from {freed_at:%Y-%m-%d %H:%M} UTC"
         )
-    automated_times = sorted(
-        sent.at for sent in ctx.contact.recent_outbound
-        if sent.source.automated and sent.topic_kind is _MARKETING and sent.at <= ctx.now
-    )
-    if request.source.automated and automated_times and policy.automated_min_gap:
-        gap_end = automated_times[-1] + policy.automated_min_gap
-        if gap_end > ctx.now:
+    if request.source.automated and policy.automated_min_gap:
+        last_automated = max(
+            (
+                sent.at for sent in ctx.contact.recent_outbound
+                if sent.source.automated and sent.topic_kind is _MARKETING and sent.at <= ctx.now
+            ),
+            default=None,
+        )
+        gap_end = last_automated + policy.automated_min_gap if last_automated is not None else None
+        if gap_end is not None and gap_end > ctx.now:
             not_before = max(not_before, gap_end)
             minutes = policy.automated_min_gap.total_seconds() / 60
             details.append(f"automated marketing messages keep {minutes:g} min apart")
