@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from mannerly.policy.lint._common import (
     LintContext,
@@ -178,31 +179,32 @@ _WORDS_WITHOUT_DATA: set[str] = set()
 _WORDS_WITHOUT_DATA_LIMIT = 20_000
 
 
-def _word_holds_literal(word: str) -> bool:
-    """True when the lower-cased word contains one of the ASCII data literals."""
+@lru_cache(maxsize=4096)
+def _word_literals(word: str) -> tuple[str, ...]:
+    """The ASCII data literals in the lower-cased word."""
     lowered = word.lower()
-    for literal in _ASCII_DATA_LITERALS:
-        if literal in lowered:
-            return True
-    return False
+    return tuple(literal for literal in _ASCII_DATA_LITERALS if literal in lowered)
 
 
-def _ascii_words_hold_literal(text: str) -> bool:
-    """For an ASCII text: True when its folded form (lower case) holds a data literal.
+def _ascii_literals_in(text: str) -> set[str]:
+    """For an ASCII text: the data literals in its folded form (lower case).
 
     The literals are letters and digits only, so any occurrence lies inside one run of letters
     and digits, and every such run lies inside one of the text's words: testing the words is
     exact, and a memo of words without literals settles the usual text by set operations.
     """
+    found: set[str] = set()
     for word in set(word_tuple(text)).difference(_WORDS_WITHOUT_DATA):
         if word.isdigit():
             continue  # the literals all have letters; numbers are rarely seen twice, so not memoized
-        if _word_holds_literal(word):
-            return True
+        literals = _word_literals(word)
+        if literals:
+            found.update(literals)
+            continue
         if len(_WORDS_WITHOUT_DATA) >= _WORDS_WITHOUT_DATA_LIMIT:
             _WORDS_WITHOUT_DATA.clear()  # keeps the memo bounded; it refills with the words in use
         _WORDS_WITHOUT_DATA.add(word)
-    return False
+    return found
 
 
 # The word test above relies on this; it holds for the patterns as written.
@@ -227,13 +229,20 @@ def _mentions_data(text: str) -> bool:
     inside one sentence is also a match in the whole text.
     """
     plain = without_links(text)
-    if _ANY_DATA_LITERAL is not None:
-        if plain.isascii():
-            if not _ascii_words_hold_literal(text):
-                return False
-        elif _ANY_DATA_LITERAL.search(fold(plain)) is None:
-            return False  # a left-to-right search finds a literal wherever any one occurs
+    if _ANY_DATA_LITERAL is not None and plain.isascii():
+        # Only the patterns of the literals present can match (see _ascii_literals_in).
+        present = _ascii_literals_in(text)
+        if not present:
+            return False  # the usual case
+        folded = fold(plain)
+        return any(
+            _may_match(folded, literal_sets, pattern)
+            for literal in present
+            for literal_sets, pattern in _DATA_PATTERNS_BY_LITERAL[literal]
+        )
     folded = fold(plain)
+    if _ANY_DATA_LITERAL is not None and _ANY_DATA_LITERAL.search(folded) is None:
+        return False  # a left-to-right search finds a literal wherever any one occurs
     for literal, entries in _DATA_PATTERNS_BY_LITERAL.items():
         if literal in folded:
             for literal_sets, pattern in entries:
