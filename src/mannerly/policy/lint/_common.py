@@ -170,6 +170,12 @@ def word_tuple(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+@lru_cache(maxsize=256)
+def word_set(text: str) -> frozenset[str]:
+    """The distinct words of a text, cached: the per-word memos of several checks start from it."""
+    return frozenset(word_tuple(text))
+
+
 def words(text: str) -> list[str]:
     """The words of a text in order, links and e-mail addresses left out."""
     return list(word_tuple(text))

@@ -30,7 +30,7 @@ from mannerly.policy.lint._common import (
     required_literals,
     sentences,
     without_links,
-    word_tuple,
+    word_set,
 )
 from mannerly.policy.lint.link import has_foreign_link
 from mannerly.policy.types import LintFinding, Severity
@@ -194,7 +194,7 @@ def _ascii_literals_in(text: str) -> set[str]:
     exact, and a memo of words without literals settles the usual text by set operations.
     """
     found: set[str] = set()
-    for word in set(word_tuple(text)).difference(_WORDS_WITHOUT_DATA):
+    for word in word_set(text).difference(_WORDS_WITHOUT_DATA):
         if word.isdigit():
             continue  # the literals all have letters; numbers are rarely seen twice, so not memoized
         literals = _word_literals(word)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from mannerly.policy.lint._common import LintContext, fold, language_name, word_tuple
+from mannerly.policy.lint._common import LintContext, fold, language_name, word_set, word_tuple
 from mannerly.policy.types import LintFinding, Severity
 
 CHECK = "slang"
@@ -98,14 +98,14 @@ def slang_words(text: str, language: str) -> dict[str, list[tuple[str, str]]]:
     not_slang = _NOT_SLANG.setdefault(language if language in SLANG_OWN_LANGUAGE else "", set())
     slang: dict[str, tuple[tuple[str, str], ...]] = {}
     # Usually no word or only an order number is new: one set difference in C settles the rest.
-    for word in set(text_words).difference(not_slang):
+    for word in word_set(text).difference(not_slang):
         if _SELF_FOLDING_WORD.fullmatch(word) and word.lower() not in _ALL_KEYS:
             hits: tuple[tuple[str, str], ...] = ()  # its folded form is word.lower(), and no entry
         else:
             hits = _word_slang(word, language)
         if hits:
             slang[word] = hits
-        elif word.isalpha():  # words with digits ("12345", "12345번이") are rarely seen twice
+        elif word.isalpha() or len(word) <= 3:  # longer ones with digits ("12345번이") are rarely seen twice
             if len(not_slang) >= _NOT_SLANG_LIMIT:
                 not_slang.clear()  # keeps the memo bounded; it refills with the words in use
             not_slang.add(word)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from mannerly.policy.lint._common import LintContext, fold, word_tuple, words
+from mannerly.policy.lint._common import LintContext, fold, word_set, word_tuple, words
 from mannerly.policy.lint.slang import SLANG_ANYWHERE, SLANG_OWN_LANGUAGE
 from mannerly.policy.types import LintFinding, Severity
 
@@ -130,7 +130,7 @@ def _fine_word(word: str, language: str) -> bool:
 def _all_fine(text: str, language: str) -> bool:
     """True when no word of the text can be reported (the usual case), settled mostly by set operations."""
     fine = _FINE_WORDS.setdefault(language, set())
-    for word in set(word_tuple(text)).difference(fine):
+    for word in word_set(text).difference(fine):
         if word.isdigit():
             continue  # never looked up (not a Latin word)
         if not _fine_word(word, language):
