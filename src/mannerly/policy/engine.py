@@ -71,15 +71,23 @@ def decide(request: SendRequest, contact: ContactState, policy: Policy, now: dat
         channel or (request.channel or "sms"),
     )
     outcomes = [channel_outcome]
-    outcomes += [rule.check(ctx) for rule in RULES]
-    reasons = [outcome.reason for outcome in outcomes if outcome.reason is not None]
+    for rule in RULES:
+        outcomes.append(rule.check(ctx))
+    # Plain loops rather than comprehensions: each comprehension is a function call of its own.
+    reasons = []
+    rejected = False
+    for outcome in outcomes:
+        if outcome is not QUIET:  # the shared quiet outcome has no reason and rejects nothing
+            if outcome.reason is not None:
+                reasons.append(outcome.reason)
+            rejected = rejected or outcome.reject
     if not ctx.zones_known:
         reasons.append(_UNKNOWN_ZONE_REASON)
-    lint_errors = [finding.check for finding in findings if finding.severity is _ERROR]
+    lint_errors = [finding.check for finding in findings if finding.severity is _ERROR] if findings else None
     if lint_errors:
         reasons.append(Reason(LINT_RULE, Verdict.REJECT, "the content has errors: " + ", ".join(lint_errors)))
     send_at = None
-    if lint_errors or any([outcome.reject for outcome in outcomes]):
+    if lint_errors or rejected:
         action = _REJECT
     else:
         send_at = earliest_send_time(outcomes, ctx)

@@ -42,8 +42,11 @@ def check(ctx: RuleContext) -> RuleOutcome:
     if found is None:
         return QUIET
     window, law = found
-    views = [local_view(ctx.now, name) for name in ctx.zones]
-    outside = [view.described for view in views if not window.contains(view.clock)]
+    outside = []
+    for name in ctx.zones:
+        view = local_view(ctx.now, name)
+        if not window.contains(view.clock):
+            outside.append(view.described)
     reason = None
     if outside:
         local = "; ".join(outside)

@@ -40,13 +40,18 @@ def check(ctx: RuleContext) -> RuleOutcome:
     policy = ctx.policy
     workdays = policy.workdays if policy.workdays is not None else country_workdays(ctx.contact.country)
     window, rule_text = _sending_rule(policy.window_start, policy.window_end, workdays)
-    views = [local_view(ctx.now, name) for name in ctx.zones]
-    # What Schedule(window, workdays).allows says, without building the schedule: a working
-    # day and a time of day inside the window (this rule does not skip holidays).
-    outside = [view for view in views if not (view.weekday in workdays and window.start <= view.clock < window.end)]
-    verdict = _DEFER if outside else _PASS
-    local = "; ".join([view.described for view in (outside or views)])
-    reason = Reason(RULE, verdict, f"recipient's local time is {local}; {rule_text}")
+    start, end = window.start, window.end
+    described: list[str] = []
+    outside: list[str] = []
+    for name in ctx.zones:
+        view = local_view(ctx.now, name)
+        described.append(view.described)
+        # What Schedule(window, workdays).allows says, without building the schedule: a working
+        # day and a time of day inside the window (this rule does not skip holidays).
+        if not (view.weekday in workdays and start <= view.clock < end):
+            outside.append(view.described)
+    local = "; ".join(outside or described)
+    reason = Reason(RULE, _DEFER if outside else _PASS, f"recipient's local time is {local}; {rule_text}")
     return RuleOutcome(reason=reason, window=window, workdays=workdays)
 
 
