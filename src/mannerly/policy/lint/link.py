@@ -86,7 +86,8 @@ def has_foreign_link(text: str, own_domains: tuple[str, ...] = ()) -> bool:
 
 def check(text: str, context: LintContext) -> list[LintFinding]:
     """Warn about public shorteners and raw IP-address links."""
-    if not may_hold_url(text) and "://" not in text and text.count(".") < 3:
+    url_like = may_hold_url(text)
+    if not url_like and "://" not in text and text.count(".") < 3:
         return []  # no link of any kind (see link_hosts and _ip_links)
     own_domains = context.policy.tracked_link_domains
     if own_domains:
@@ -95,7 +96,7 @@ def check(text: str, context: LintContext) -> list[LintFinding]:
         suggestion = "Use a tracked link on your own domain instead (add it to the policy's tracked link domains)."
     findings = []
     shorteners = []
-    for host in link_hosts(text):
+    for host in link_hosts(text) if url_like else ():  # link_hosts finds nothing without url_like
         if host in PUBLIC_SHORTENERS and not _is_own_domain(host, own_domains) and host not in shorteners:
             shorteners.append(host)
     if shorteners:
