@@ -254,6 +254,14 @@ def _sequence_choices(items: list) -> list[frozenset[str]]:
     return choices
 
 
+def may_match(text: str, literal_sets: tuple[frozenset[str], ...], pattern: re.Pattern[str]) -> bool:
+    """True when the pattern matches the text; searched only when every literal set has a string in it."""
+    for literals in literal_sets:
+        if not any(literal in text for literal in literals):
+            return False
+    return pattern.search(text) is not None
+
+
 def literal_gate(patterns) -> re.Pattern[str] | None:
     """One regex that finds a text position iff some required literal of some pattern is in the text.
 

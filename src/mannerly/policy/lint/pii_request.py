@@ -26,6 +26,7 @@ from mannerly.policy.lint._common import (
     fold,
     language_name,
     literal_gate,
+    may_match,
     required_literal_sets,
     required_literals,
     sentences,
@@ -212,14 +213,6 @@ if not all(literal.isalnum() and not literal.isdigit() for literal in _ASCII_DAT
     raise RuntimeError("pii_request: every ASCII data literal must be letters and digits with a letter")
 
 
-def _may_match(folded: str, literal_sets: tuple[frozenset[str], ...], pattern: re.Pattern[str]) -> bool:
-    """True when the pattern matches, searched only when every literal set has a string in the text."""
-    for literals in literal_sets:
-        if not any(literal in folded for literal in literals):
-            return False
-    return pattern.search(folded) is not None
-
-
 def _mentions_data(text: str) -> bool:
     """True when some sentence of the text may name sensitive data (no false negatives).
 
@@ -236,7 +229,7 @@ def _mentions_data(text: str) -> bool:
             return False  # the usual case
         folded = fold(plain)
         return any(
-            _may_match(folded, literal_sets, pattern)
+            may_match(folded, literal_sets, pattern)
             for literal in present
             for literal_sets, pattern in _DATA_PATTERNS_BY_LITERAL[literal]
         )
@@ -246,7 +239,7 @@ def _mentions_data(text: str) -> bool:
     for literal, entries in _DATA_PATTERNS_BY_LITERAL.items():
         if literal in folded:
             for literal_sets, pattern in entries:
-                if _may_match(folded, literal_sets, pattern):
+                if may_match(folded, literal_sets, pattern):
                     return True
     return any(pattern.search(folded) for pattern in _UNGATED_DATA_PATTERNS)
 
