@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mannerly.policy.calendar import FULL_DAY, DailyWindow, Schedule, next_allowed, zone
+from mannerly.policy.calendar import FULL_DAY, DailyWindow, Schedule, local_moment, next_allowed
 from mannerly.policy.context import QUIET, RuleContext, RuleOutcome
 from mannerly.policy.lint import lint_fields
 from mannerly.policy.rules import (
@@ -106,7 +106,7 @@ def decide(request: SendRequest, contact: ContactState, policy: Policy, now: dat
         segments,
         encoding,
         send_at,
-        send_at.astimezone(zone(zones[0])) if send_at else None,  # local_send_at
+        local_moment(send_at, zones[0]) if send_at else None,  # local_send_at (cached per UTC moment and zone)
         channel_options,
     )
 
