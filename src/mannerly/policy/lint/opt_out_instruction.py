@@ -11,14 +11,7 @@ from __future__ import annotations
 
 import re
 
-from mannerly.policy.lint._common import (
-    LintContext,
-    fold,
-    language_name,
-    literal_gate,
-    may_match,
-    required_literal_sets,
-)
+from mannerly.policy.lint._common import LintContext, fold, language_name, literal_gate
 from mannerly.policy.types import LintFinding, Severity
 
 CHECK = "opt_out_instruction"
@@ -56,17 +49,14 @@ OPT_OUT_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 
 
-# Per language, each wording with the literal sets every match of it must contain (one
-# string of each): a wording is searched only when they are all in the text. Matching the
-# alternation OPT_OUT_PATTERNS[language] is matching one of its wordings.
-_OPT_OUT_ENTRIES: dict[str, tuple[tuple[tuple[frozenset[str], ...], re.Pattern[str]], ...]] = {
-    language: tuple((required_literal_sets(fold(pattern)), re.compile(fold(pattern))) for pattern in patterns)
-    for language, patterns in _OPT_OUT_WORDING.items()
+# Per language, a quick exact pre-test: words one of which every match must contain.
+_OPT_OUT_GATES: dict[str, re.Pattern[str] | None] = {
+    language: literal_gate(fold(pattern) for pattern in patterns) for language, patterns in _OPT_OUT_WORDING.items()
 }
 
 
-# For every language at once: most texts have no opt-out wording at all, and one search over
-# the text settles that.
+# The same for every language at once: most texts have no opt-out wording at all, and one
+# search over the text settles that.
 _ANY_OPT_OUT_GATE = literal_gate(fold(pattern) for patterns in _OPT_OUT_WORDING.values() for pattern in patterns)
 
 
@@ -75,10 +65,12 @@ def opt_out_language(text: str) -> str | None:
     folded = fold(text)
     if _ANY_OPT_OUT_GATE is not None and _ANY_OPT_OUT_GATE.search(folded) is None:
         return None
-    for language, entries in _OPT_OUT_ENTRIES.items():
-        for literal_sets, pattern in entries:
-            if may_match(folded, literal_sets, pattern):
-                return language
+    for language, pattern in OPT_OUT_PATTERNS.items():
+        gate = _OPT_OUT_GATES.get(language)
+        if gate is not None and gate.search(folded) is None:
+            continue
+        if pattern.search(folded):
+            return language
     return None
 
 
