@@ -13,9 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import holidays
+
+from mannerly.policy.types import slot_setters
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONDAY_TO_FRIDAY = frozenset({0, 1, 2, 3, 4})
@@ -59,18 +62,41 @@ def country_workdays(country: str | None) -> frozenset[int]:
     return frozenset(range(7)) - frozenset(calendar.weekend)
 
 
+class LocalView(NamedTuple):
+    """A moment as seen in one time zone: the local datetime, its day, weekday, time of day and description."""
+
+    moment: datetime  # zone attached
+    day: date
+    weekday: int  # Monday=0
+    clock: time  # naive
+    described: str  # '22:30 Tue (Asia/Seoul)'
+
+
+def local_view(moment: datetime, zone_name: str) -> LocalView:
+    """An aware moment as seen in one IANA zone (see LocalView)."""
+    # Only UTC moments are cached: for them equal keys always mean the same instant.
+    if moment.tzinfo is UTC:
+        return _utc_local_view(moment, zone_name)
+    return _local_view(moment, zone_name)
+
+
 @lru_cache(maxsize=4096)
-def _local_of_utc(moment: datetime, zone_name: str) -> datetime:
-    """A UTC moment as local time in a zone, cached (many decisions share the same `now`)."""
-    return moment.astimezone(zone(zone_name))
+def _utc_local_view(moment: datetime, zone_name: str) -> LocalView:
+    """local_view of a UTC moment, cached: the rules and the scheduler all ask about `now` in each zone."""
+    return _local_view(moment, zone_name)
+
+
+def _local_view(moment: datetime, zone_name: str) -> LocalView:
+    """local_view, computed."""
+    local = moment.astimezone(zone(zone_name))
+    day = local.date()
+    weekday = day.weekday()
+    return LocalView(local, day, weekday, local.time(), f"{_clock(local)} {DAY_NAMES[weekday]} ({zone_name})")
 
 
 def local_moment(moment: datetime, zone_name: str) -> datetime:
     """An aware moment as local time (zone attached) in one IANA zone."""
-    # Only UTC moments are cached: for them equal keys always mean the same instant.
-    if moment.tzinfo is UTC:
-        return _local_of_utc(moment, zone_name)
-    return moment.astimezone(zone(zone_name))
+    return local_view(moment, zone_name).moment
 
 
 def _clock(moment: time | datetime) -> str:
@@ -106,9 +132,11 @@ class DailyWindow:
 
 
 FULL_DAY = DailyWindow(time(0, 0), time.max)
+_MIDNIGHT = time(0, 0)
+_ONE_DAY = timedelta(days=1)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Schedule:
     """When sending is allowed, in local time: a daily window and which days count."""
 
@@ -116,6 +144,19 @@ class Schedule:
     workdays: frozenset[int] | None = None  # None: every day of the week
     skip_holidays: bool = False
     country: str | None = None
+
+    def __init__(
+        self,
+        window: DailyWindow = FULL_DAY,
+        workdays: frozenset[int] | None = None,
+        skip_holidays: bool = False,
+        country: str | None = None,
+    ) -> None:
+        """Set the fields (see types.slot_setters): the engine builds one schedule per message."""
+        _set_window(self, window)
+        _set_workdays(self, workdays)
+        _set_skip_holidays(self, skip_holidays)
+        _set_country(self, country)
 
     def day_open(self, day: date) -> bool:
         """True when the day allows sending at all."""
@@ -127,9 +168,11 @@ class Schedule:
 
     def allows(self, moment: datetime, zone_name: str) -> bool:
         """True when a UTC moment is allowed in one time zone."""
-        local = local_moment(moment, zone_name)
-        # datetime.time() is already naive.
-        return self.day_open(local.date()) and self.window.contains(local.time())
+        view = local_view(moment, zone_name)
+        return self.day_open(view.day) and self.window.contains(view.clock)
+
+
+_set_window, _set_workdays, _set_skip_holidays, _set_country = slot_setters(Schedule)
 
 
 def _local_to_utc(day: date, moment: time, zone_name: str) -> datetime:
@@ -156,9 +199,11 @@ def _combine_to_utc(day: date, moment: time, zone_name: str) -> datetime:
 
 def _window_in_utc(day: date, window: DailyWindow, zone_name: str) -> tuple[datetime, datetime]:
     """The UTC start and end of a daily window on one local day."""
-    if _plain_time(window.start) and _plain_time(window.end):
-        return _cached_window_in_utc(day, window, zone_name)
-    return _local_to_utc(day, window.start, zone_name), _local_to_utc(day, window.end, zone_name)
+    start, end = window.start, window.end
+    # Written out rather than two _plain_time calls: this runs for every scheduled message.
+    if start.tzinfo is None and not start.fold and end.tzinfo is None and not end.fold:
+        return _cached_window_in_utc(day, start, end, zone_name)
+    return _local_to_utc(day, start, zone_name), _local_to_utc(day, end, zone_name)
 
 
 def _plain_time(moment: time) -> bool:
@@ -167,23 +212,27 @@ def _plain_time(moment: time) -> bool:
 
 
 @lru_cache(maxsize=8192)
-def _cached_window_in_utc(day: date, window: DailyWindow, zone_name: str) -> tuple[datetime, datetime]:
-    """_window_in_utc, cached: the same windows come up day after day."""
-    return _local_to_utc(day, window.start, zone_name), _local_to_utc(day, window.end, zone_name)
+def _cached_window_in_utc(day: date, start: time, end: time, zone_name: str) -> tuple[datetime, datetime]:
+    """_window_in_utc for plain times, cached: the same windows come up day after day.
+
+    Keyed on the two times rather than the DailyWindow, whose generated __hash__ is Python code.
+    """
+    return _local_to_utc(day, start, zone_name), _local_to_utc(day, end, zone_name)
 
 
 def next_allowed_in_zone(moment: datetime, schedule: Schedule, zone_name: str, horizon: datetime) -> datetime | None:
     """The earliest UTC moment >= `moment` that the schedule allows in one zone, or None before horizon."""
-    if schedule.window.empty:
+    window = schedule.window
+    if window.empty:
         return None
-    day = local_moment(moment, zone_name).date()
+    day = local_view(moment, zone_name).day
     while True:
         if schedule.day_open(day):
-            start, end = _window_in_utc(day, schedule.window, zone_name)
+            start, end = _window_in_utc(day, window, zone_name)
             if moment < end and start < end:
                 return max(moment, start)
-        day += timedelta(days=1)
-        if _local_to_utc(day, time(0, 0), zone_name) > horizon:
+        day += _ONE_DAY
+        if _local_to_utc(day, _MIDNIGHT, zone_name) > horizon:
             return None
 
 
@@ -213,20 +262,7 @@ def next_allowed(moment: datetime, schedule: Schedule, zone_names: tuple[str, ..
 
 def describe_local(moment: datetime, zone_name: str) -> str:
     """'22:30 Tue (Asia/Seoul)' for a UTC moment in a zone."""
-    if moment.tzinfo is UTC:
-        return _describe_utc(moment, zone_name)
-    return _describe(local_moment(moment, zone_name), zone_name)
-
-
-@lru_cache(maxsize=4096)
-def _describe_utc(moment: datetime, zone_name: str) -> str:
-    """describe_local of a UTC moment, cached like _local_of_utc."""
-    return _describe(local_moment(moment, zone_name), zone_name)
-
-
-def _describe(local: datetime, zone_name: str) -> str:
-    """'22:30 Tue (Asia/Seoul)' for a local moment."""
-    return f"{_clock(local)} {DAY_NAMES[local.weekday()]} ({zone_name})"
+    return local_view(moment, zone_name).described
 
 
 @lru_cache(maxsize=256)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mannerly.policy.calendar import FULL_DAY, DailyWindow, Schedule, next_allowed, zone
-from mannerly.policy.context import RuleContext, RuleOutcome
-from mannerly.policy.lint import lint_message
+from mannerly.policy.calendar import FULL_DAY, DailyWindow, Schedule, local_moment, next_allowed
+from mannerly.policy.context import QUIET, RuleContext, RuleOutcome
+from mannerly.policy.lint import lint_fields
 from mannerly.policy.rules import (
     auto_reply_guard,
     cold_contact,
@@ -43,6 +43,11 @@ RULES = (opt_out, consent, cold_contact, auto_reply_guard, duplicate, frequency_
 LINT_RULE = "lint"
 SCHEDULE_RULE = "schedule"
 
+# Enum members looked up once: a lookup on an Enum class is slow in Python 3.11.
+_ERROR = Severity.ERROR
+_SEND, _DEFER, _REJECT = Action.SEND, Action.DEFER, Action.REJECT
+_UNKNOWN_ZONE_REASON = Reason(SCHEDULE_RULE, Verdict.PASS, "the recipient's time zone is unknown; UTC assumed")
+
 
 def decide(request: SendRequest, contact: ContactState, policy: Policy, now: datetime) -> Decision:
     """Decide whether a message goes now, later (and when), or not at all, and why."""
@@ -51,51 +56,59 @@ def decide(request: SendRequest, contact: ContactState, policy: Policy, now: dat
     now = now.astimezone(UTC)
     language = request.language or contact.language or "en"
     channel, channel_outcome, channel_options = whatsapp_window.select_channel(request, contact, policy, now)
-    linted = lint_message(request, contact, policy, language=language)
+    final_text, findings, segments, encoding = lint_fields(request, contact, policy, language)
     zones = contact.time_zones or ("UTC",)
+    # Positional arguments, in field order: keyword calls of the frozen dataclasses cost more.
     ctx = RuleContext(
-        request=request,
-        contact=contact,
-        policy=policy,
-        now=now,
-        zones=zones,
-        zones_known=bool(contact.time_zones),
-        language=language,
-        final_text=linted.final_text,
-        channel=channel or (request.channel or "sms"),
+        request,
+        contact,
+        policy,
+        now,
+        zones,
+        bool(contact.time_zones),  # zones_known
+        language,
+        final_text,
+        channel or (request.channel or "sms"),
     )
-    outcomes = [channel_outcome, *(rule.check(ctx) for rule in RULES)]
-    reasons = [outcome.reason for outcome in outcomes if outcome.reason is not None]
+    outcomes = [channel_outcome]
+    for rule in RULES:
+        outcomes.append(rule.check(ctx))
+    # Plain loops rather than comprehensions: each comprehension is a function call of its own.
+    reasons = []
+    rejected = False
+    for outcome in outcomes:
+        if outcome is not QUIET:  # the shared quiet outcome has no reason and rejects nothing
+            if outcome.reason is not None:
+                reasons.append(outcome.reason)
+            rejected = rejected or outcome.reject
     if not ctx.zones_known:
-        reasons.append(Reason(SCHEDULE_RULE, Verdict.PASS, "the recipient's time zone is unknown; UTC assumed"))
-    lint_errors = [finding.check for finding in linted.findings if finding.severity is Severity.ERROR]
+        reasons.append(_UNKNOWN_ZONE_REASON)
+    lint_errors = [finding.check for finding in findings if finding.severity is _ERROR] if findings else None
     if lint_errors:
         reasons.append(Reason(LINT_RULE, Verdict.REJECT, "the content has errors: " + ", ".join(lint_errors)))
-
-    def decision(action: Action, send_at: datetime | None = None) -> Decision:
-        """Assemble the Decision with everything computed so far."""
-        local = send_at.astimezone(zone(zones[0])) if send_at else None
-        return Decision(
-            action=action,
-            final_text=linted.final_text,
-            channel=channel,
-            reasons=tuple(reasons),
-            lint=linted.findings,
-            segments=linted.segments,
-            encoding=linted.encoding,
-            send_at=send_at,
-            local_send_at=local,
-            channel_options=channel_options,
-        )
-
-    if lint_errors or any(outcome.reject for outcome in outcomes):
-        return decision(Action.REJECT)
-    send_at = earliest_send_time(outcomes, ctx)
-    if send_at is None:
-        days = policy.horizon.days
-        reasons.append(Reason(SCHEDULE_RULE, Verdict.REJECT, f"no moment within {days} days satisfies every rule"))
-        return decision(Action.REJECT)
-    return decision(Action.SEND if send_at == now else Action.DEFER, send_at)
+    send_at = None
+    if lint_errors or rejected:
+        action = _REJECT
+    else:
+        send_at = earliest_send_time(outcomes, ctx)
+        if send_at is None:
+            days = policy.horizon.days
+            reasons.append(Reason(SCHEDULE_RULE, Verdict.REJECT, f"no moment within {days} days satisfies every rule"))
+            action = _REJECT
+        else:
+            action = _SEND if send_at == now else _DEFER
+    return Decision(
+        action,
+        final_text,
+        channel,
+        tuple(reasons),
+        findings,  # lint
+        segments,
+        encoding,
+        send_at,
+        local_moment(send_at, zones[0]) if send_at else None,  # local_send_at (cached per UTC moment and zone)
+        channel_options,
+    )
 
 
 def earliest_send_time(outcomes: list[RuleOutcome], ctx: RuleContext) -> datetime | None:
@@ -105,6 +118,8 @@ def earliest_send_time(outcomes: list[RuleOutcome], ctx: RuleContext) -> datetim
     skip_holidays = False
     not_before = ctx.now
     for outcome in outcomes:
+        if outcome is QUIET:
+            continue  # most rules have nothing to say; the shared quiet outcome sets nothing
         if outcome.window is not None:
             window = outcome.window if window is None else window.intersect(outcome.window)
         if outcome.workdays is not None:
@@ -112,10 +127,6 @@ def earliest_send_time(outcomes: list[RuleOutcome], ctx: RuleContext) -> datetim
         skip_holidays = skip_holidays or outcome.skip_holidays
         if outcome.not_before is not None and outcome.not_before > not_before:
             not_before = outcome.not_before
-    schedule = Schedule(
-        window=window or FULL_DAY,  # Schedule's default window
-        workdays=workdays,
-        skip_holidays=skip_holidays,
-        country=ctx.contact.country,
-    )
+    # Positional, in field order (window, workdays, skip_holidays, country); FULL_DAY is Schedule's default window.
+    schedule = Schedule(window or FULL_DAY, workdays, skip_holidays, ctx.contact.country)
     return next_allowed(not_before, schedule, ctx.zones, ctx.now + ctx.policy.horizon)

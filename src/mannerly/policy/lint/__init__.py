@@ -55,16 +55,26 @@ class LintResult:
 
 def lint_message(request: SendRequest, contact: ContactState, policy: Policy, *, language: str) -> LintResult:
     """Apply the automatic fixes to a message and run every content check on the result."""
-    context = LintContext(request=request, contact=contact, policy=policy, language=language)
+    return LintResult(*lint_fields(request, contact, policy, language))
+
+
+def lint_fields(
+    request: SendRequest, contact: ContactState, policy: Policy, language: str
+) -> tuple[str, tuple[LintFinding, ...], int, str]:
+    """lint_message's result as a plain tuple (final text, findings, segments, encoding), for the engine."""
+    context = LintContext(request, contact, policy, language)
     text = request.text
     findings: list[LintFinding] = []
     for fixer in FIXERS:
         text, fixed = fixer.fix(text, context)
-        findings.extend(fixed)
+        if fixed:
+            findings += fixed
     for check in CHECKS:
-        findings.extend(check.check(text, context))
+        found = check.check(text, context)
+        if found:
+            findings += found
     encoding, _units, segment_count = sms_size(text)
-    return LintResult(final_text=text, findings=tuple(findings), segments=segment_count, encoding=encoding)
+    return text, tuple(findings), segment_count, encoding
 
 
-__all__ = ["CHECK_IDS", "LintResult", "lint_message"]
+__all__ = ["CHECK_IDS", "LintResult", "lint_fields", "lint_message"]

@@ -25,7 +25,7 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SENTENCE_END = re.compile(r"[.!?;\u037e。\n]+")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class LintContext:
     """Everything a check may read besides the text itself."""
 
@@ -33,6 +33,14 @@ class LintContext:
     contact: ContactState
     policy: Policy
     language: str
+
+    def __init__(self, request: SendRequest, contact: ContactState, policy: Policy, language: str) -> None:
+        """Set the fields straight into the instance dict (one per message; quicker than object.__setattr__ each)."""
+        fields = self.__dict__
+        fields["request"] = request
+        fields["contact"] = contact
+        fields["policy"] = policy
+        fields["language"] = language
 
     @property
     def brand(self) -> str | None:
@@ -84,10 +92,10 @@ def _mark_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
             unicodedata.category(part) == "Mn" for part in unicodedata.normalize("NFD", char)
         ):
             marked.append(code)
-    return re.compile(_character_class(marks)), re.compile(_character_class(marked))
+    return re.compile(character_class(marks)), re.compile(character_class(marked))
 
 
-def _character_class(codes: list[int]) -> str:
+def character_class(codes: list[int]) -> str:
     """A regex character class of the given sorted code points, as ranges."""
     ranges: list[list[int]] = []
     for code in codes:
@@ -100,7 +108,7 @@ def _character_class(codes: list[int]) -> str:
 
 
 # Characters outside the Basic Multilingual Plane; fold() takes its exact slow path for them.
-_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+ASTRAL_PATTERN = re.compile("[\U00010000-\U0010FFFF]")
 
 
 @lru_cache(maxsize=8192)
@@ -110,7 +118,7 @@ def fold(text: str) -> str:
     folded = text.casefold()
     if folded.isascii():
         return folded  # NFD and NFC leave ASCII alone and it has no marks
-    if _ASTRAL.search(folded):
+    if ASTRAL_PATTERN.search(folded):
         decomposed = unicodedata.normalize("NFD", folded)
         without_marks = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
         return unicodedata.normalize("NFC", without_marks)
@@ -138,15 +146,47 @@ def without_links(text: str) -> str:
     return text
 
 
+# ASCII letters and digits (what [^\W_] matches in ASCII) and the apostrophe stay; every
+# other ASCII byte becomes a space.
+_ASCII_WORD_BYTES = bytes(byte if chr(byte).isascii() and (chr(byte).isalnum() or byte == ord("'")) else ord(" ")
+                          for byte in range(256))
+
+
+# Punctuation often found at either end of a word; never part of a word itself.
+_EDGE_PUNCTUATION = ".,;:!?()[]<>\"'’‘“”«»…。、·-"
+
+
 @lru_cache(maxsize=256)
-def _words(text: str) -> tuple[str, ...]:
-    """The words of a text, cached: several checks read the same final text."""
-    return tuple(_WORD.findall(without_links(text)))
+def word_tuple(text: str) -> tuple[str, ...]:
+    """The words of a text as a tuple, cached: several checks read the same final text."""
+    text = without_links(text)
+    if text.isascii():
+        # Same words as _WORD finds, at C speed: no match crosses a character that becomes a
+        # space, and without an apostrophe every word is a plain run of letters and digits.
+        spaced = text.encode("ascii").translate(_ASCII_WORD_BYTES).decode("ascii")
+        return tuple(_WORD.findall(spaced) if "'" in spaced else spaced.split())
+    # No match crosses white space, and punctuation at the ends of a token cannot be part of
+    # a match; so a token that is letters and digits once trimmed is exactly one word, and
+    # only the other tokens need the regex (the per-character regex is slow outside ASCII).
+    found: list[str] = []
+    for token in text.split():
+        core = token.strip(_EDGE_PUNCTUATION)
+        if core.isalnum():
+            found.append(core)
+        else:
+            found.extend(_WORD.findall(token))
+    return tuple(found)
+
+
+@lru_cache(maxsize=256)
+def word_set(text: str) -> frozenset[str]:
+    """The distinct words of a text, cached: the per-word memos of several checks start from it."""
+    return frozenset(word_tuple(text))
 
 
 def words(text: str) -> list[str]:
     """The words of a text in order, links and e-mail addresses left out."""
-    return list(_words(text))
+    return list(word_tuple(text))
 
 
 @lru_cache(maxsize=256)
@@ -165,18 +205,39 @@ def required_literals(pattern: str) -> frozenset[str] | None:
 
     Used for exact pre-tests: when none of them is in a text, the regex cannot match it.
     """
+    return _best_choice(required_literal_sets(pattern))
+
+
+def required_literal_sets(pattern: str) -> tuple[frozenset[str], ...]:
+    """Sets of strings such that every match of a regex contains one string of each set; () when none is known.
+
+    A stricter pre-test than required_literals: the regex can only match when every set has
+    a string in the text.
+    """
     try:
         # The standard library's own regex parser (private in 3.11, hence the fallback).
         parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - any failure only disables the pre-test
-        return None
+        return ()
     if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return ()
+    return tuple(_sequence_choices(list(parsed)))
+
+
+def _best_choice(choices) -> frozenset[str] | None:
+    """The choice whose shortest literal is longest (the most selective pre-test), or None."""
+    if not choices:
         return None
-    return _sequence_literals(list(parsed))
+    return max(choices, key=lambda choice: min(len(literal) for literal in choice))
 
 
 def _sequence_literals(items: list) -> frozenset[str] | None:
     """required_literals of a parsed sequence: its best mandatory literal run, group or alternation."""
+    return _best_choice(_sequence_choices(items))
+
+
+def _sequence_choices(items: list) -> list[frozenset[str]]:
+    """The mandatory literal runs, groups and alternations of a parsed sequence, each as a set of alternatives."""
     constants = re._constants  # type: ignore[attr-defined]
     choices: list[frozenset[str]] = []
     run = ""
@@ -198,9 +259,15 @@ def _sequence_literals(items: list) -> frozenset[str] | None:
         # Anything else (classes, repeats, assertions) may match without a fixed string: skipped.
     if run:
         choices.append(frozenset({run}))
-    if not choices:
-        return None
-    return max(choices, key=lambda choice: min(len(literal) for literal in choice))
+    return choices
+
+
+def may_match(text: str, literal_sets: tuple[frozenset[str], ...], pattern: re.Pattern[str]) -> bool:
+    """True when the pattern matches the text; searched only when every literal set has a string in it."""
+    for literals in literal_sets:
+        if not any(literal in text for literal in literals):
+            return False
+    return pattern.search(text) is not None
 
 
 def literal_gate(patterns) -> re.Pattern[str] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from mannerly.policy.lint._common import LintContext, words
+from mannerly.policy.lint._common import LintContext, word_tuple
 from mannerly.policy.types import LintFinding, Severity
 
 CHECK = "emoji"
@@ -117,7 +117,7 @@ def check(text: str, context: LintContext) -> list[LintFinding]:
     emoji = count_emoji(text)
     if emoji == 0:
         return []
-    word_count = len(words(text))
+    word_count = len(word_tuple(text))
     too_many = emoji > MAX_EMOJI
     carrying = word_count == 0 or (emoji >= 2 and emoji >= word_count)
     if not (too_many or carrying):

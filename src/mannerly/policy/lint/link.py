@@ -30,6 +30,7 @@ PUBLIC_SHORTENERS = frozenset(
 )
 _IPV4_LINK = re.compile(r"\b(?:https?://)?(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?(?=[/\s]|$)", re.IGNORECASE)
 _IPV6_LINK = re.compile(r"https?://\[[0-9a-f:]+\]", re.IGNORECASE)
+_DOT_DIGIT = re.compile(r"\.\d")
 _HOST = re.compile(r"^(?:https?://)?([^/:?#\s]+)", re.IGNORECASE)
 
 
@@ -60,7 +61,10 @@ def _ip_links(text: str) -> list[str]:
     if "://" not in text and text.count(".") < 3:
         return []  # an IPv4 address has three dots, an IPv6 link a scheme
     found = []
-    for match in _IPV4_LINK.finditer(text):
+    # Every IPv4 match holds a dot followed by a digit, and every IPv6 link a scheme: plain
+    # quick tests, so the full patterns run only over texts that may hold one.
+    ipv4_matches = _IPV4_LINK.finditer(text) if _DOT_DIGIT.search(text) else ()
+    for match in ipv4_matches:
         whole = match.group(0)
         # A bare dotted number is a link only with a scheme, a path or a port.
         after = text[match.end() : match.end() + 1]
@@ -68,7 +72,8 @@ def _ip_links(text: str) -> list[str]:
             octets = match.group(1).split(".")
             if all(int(octet) <= 255 for octet in octets):
                 found.append(match.group(1))
-    found.extend(match.group(0) for match in _IPV6_LINK.finditer(text))
+    if "://" in text:
+        found.extend(match.group(0) for match in _IPV6_LINK.finditer(text))
     return found
 
 
@@ -81,7 +86,8 @@ def has_foreign_link(text: str, own_domains: tuple[str, ...] = ()) -> bool:
 
 def check(text: str, context: LintContext) -> list[LintFinding]:
     """Warn about public shorteners and raw IP-address links."""
-    if not may_hold_url(text) and "://" not in text and text.count(".") < 3:
+    url_like = may_hold_url(text)
+    if not url_like and "://" not in text and text.count(".") < 3:
         return []  # no link of any kind (see link_hosts and _ip_links)
     own_domains = context.policy.tracked_link_domains
     if own_domains:
@@ -90,7 +96,7 @@ def check(text: str, context: LintContext) -> list[LintFinding]:
         suggestion = "Use a tracked link on your own domain instead (add it to the policy's tracked link domains)."
     findings = []
     shorteners = []
-    for host in link_hosts(text):
+    for host in link_hosts(text) if url_like else ():  # link_hosts finds nothing without url_like
         if host in PUBLIC_SHORTENERS and not _is_own_domain(host, own_domains) and host not in shorteners:
             shorteners.append(host)
     if shorteners:

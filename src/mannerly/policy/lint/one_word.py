@@ -6,7 +6,7 @@ opt-out wording is added. Emoji-only replies count as one-word replies.
 
 from __future__ import annotations
 
-from mannerly.policy.lint._common import LintContext, words
+from mannerly.policy.lint._common import LintContext, word_tuple
 from mannerly.policy.types import LintFinding, Severity, Source
 
 CHECK = "one_word"
@@ -17,7 +17,7 @@ def check(text: str, context: LintContext) -> list[LintFinding]:
     if context.request.source is not Source.AGENT:
         return []
     typed = context.request.text
-    if not typed.strip() or len(words(typed)) > 1:
+    if not typed.strip() or len(word_tuple(typed)) > 1:
         return []
     return [
         LintFinding(

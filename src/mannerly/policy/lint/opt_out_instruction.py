@@ -55,9 +55,16 @@ _OPT_OUT_GATES: dict[str, re.Pattern[str] | None] = {
 }
 
 
+# The same for every language at once: most texts have no opt-out wording at all, and one
+# search over the text settles that.
+_ANY_OPT_OUT_GATE = literal_gate(fold(pattern) for patterns in _OPT_OUT_WORDING.values() for pattern in patterns)
+
+
 def opt_out_language(text: str) -> str | None:
     """The language whose opt-out wording the text contains, or None."""
     folded = fold(text)
+    if _ANY_OPT_OUT_GATE is not None and _ANY_OPT_OUT_GATE.search(folded) is None:
+        return None
     for language, pattern in OPT_OUT_PATTERNS.items():
         gate = _OPT_OUT_GATES.get(language)
         if gate is not None and gate.search(folded) is None:

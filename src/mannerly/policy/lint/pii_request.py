@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from mannerly.policy.lint._common import (
     LintContext,
     fold,
     language_name,
     literal_gate,
+    may_match,
+    required_literal_sets,
     required_literals,
     sentences,
     without_links,
+    word_set,
 )
 from mannerly.policy.lint.link import has_foreign_link
 from mannerly.policy.types import LintFinding, Severity
@@ -142,24 +146,71 @@ def _as_written(sentence: str, folded: str, match: re.Match[str]) -> str:
     return match.group(0).strip()
 
 
-# Every kind of data of every language, each with the literals one of which its matches must
-# contain. A sentence can only be a request when one of these patterns matches it. One big
-# alternation is slow in Python's regex engine (every alternative is tried at every
+# Every kind of data of every language, with the sets of literals every match must contain
+# one of each. A sentence can only be a request when one of these patterns matches it. One
+# big alternation is slow in Python's regex engine (every alternative is tried at every
 # position); the literals, merged into one prefix tree, are found in one quick pass, and
-# then only the patterns whose literals are present are searched.
-_DATA_PATTERNS: tuple[tuple[frozenset[str] | None, re.Pattern[str]], ...] = tuple(
-    (required_literals(fold(pattern)), re.compile(f"(?:{fold(pattern)})"))
-    for rules in _RULES.values()
-    for pattern in rules.secrets + rules.one_time_codes
+# then only the patterns whose literals are all present are searched.
+_DataPattern = tuple[tuple[frozenset[str], ...], re.Pattern[str]]
+_DATA_WORDING = tuple(fold(pattern) for rules in _RULES.values() for pattern in rules.secrets + rules.one_time_codes)
+_DATA_PATTERNS: tuple[_DataPattern, ...] = tuple(
+    (required_literal_sets(pattern), re.compile(f"(?:{pattern})")) for pattern in _DATA_WORDING
 )
-_ANY_DATA_LITERAL = literal_gate(
-    fold(pattern) for rules in _RULES.values() for pattern in rules.secrets + rules.one_time_codes
-)
+_ANY_DATA_LITERAL = literal_gate(_DATA_WORDING)
 
 
-def _may_hold(folded: str, literals: frozenset[str] | None) -> bool:
-    """False when none of a pattern's required literals is in the text."""
-    return literals is None or any(literal in folded for literal in literals)
+def _patterns_by_literal() -> dict[str, tuple[_DataPattern, ...]]:
+    """Each literal of the gate with the data patterns whose gate literals include it."""
+    grouped: dict[str, list[_DataPattern]] = {}
+    for wording, entry in zip(_DATA_WORDING, _DATA_PATTERNS):
+        for literal in sorted(required_literals(wording) or ()):
+            grouped.setdefault(literal, []).append(entry)
+    return {literal: tuple(entries) for literal, entries in grouped.items()}
+
+
+# One substring test per literal instead of one per pattern; a pattern is searched only when
+# its other literal sets are present too. Patterns without known literals are always searched.
+_DATA_PATTERNS_BY_LITERAL = _patterns_by_literal()
+_UNGATED_DATA_PATTERNS = tuple(pattern for literal_sets, pattern in _DATA_PATTERNS if not literal_sets)
+
+
+_ASCII_DATA_LITERALS = tuple(literal for literal in _DATA_PATTERNS_BY_LITERAL if literal.isascii())
+# Words (as written) of ASCII texts known to hold no ASCII data literal, lower-cased.
+_WORDS_WITHOUT_DATA: set[str] = set()
+_WORDS_WITHOUT_DATA_LIMIT = 20_000
+
+
+@lru_cache(maxsize=4096)
+def _word_literals(word: str) -> tuple[str, ...]:
+    """The ASCII data literals in the lower-cased word."""
+    lowered = word.lower()
+    return tuple(literal for literal in _ASCII_DATA_LITERALS if literal in lowered)
+
+
+def _ascii_literals_in(text: str) -> set[str]:
+    """For an ASCII text: the data literals in its folded form (lower case).
+
+    The literals are letters and digits only, so any occurrence lies inside one run of letters
+    and digits, and every such run lies inside one of the text's words: testing the words is
+    exact, and a memo of words without literals settles the usual text by set operations.
+    """
+    found: set[str] = set()
+    for word in word_set(text).difference(_WORDS_WITHOUT_DATA):
+        if word.isdigit():
+            continue  # the literals all have letters; numbers are rarely seen twice, so not memoized
+        literals = _word_literals(word)
+        if literals:
+            found.update(literals)
+            continue
+        if len(_WORDS_WITHOUT_DATA) >= _WORDS_WITHOUT_DATA_LIMIT:
+            _WORDS_WITHOUT_DATA.clear()  # keeps the memo bounded; it refills with the words in use
+        _WORDS_WITHOUT_DATA.add(word)
+    return found
+
+
+# The word test above relies on this; it holds for the patterns as written.
+if not all(literal.isalnum() and not literal.isdigit() for literal in _ASCII_DATA_LITERALS):
+    raise RuntimeError("pii_request: every ASCII data literal must be letters and digits with a letter")
 
 
 def _mentions_data(text: str) -> bool:
@@ -170,10 +221,27 @@ def _mentions_data(text: str) -> bool:
     between them, and those are word boundaries just like a sentence's edges, so any match
     inside one sentence is also a match in the whole text.
     """
-    folded = fold(without_links(text))
+    plain = without_links(text)
+    if _ANY_DATA_LITERAL is not None and plain.isascii():
+        # Only the patterns of the literals present can match (see _ascii_literals_in).
+        present = _ascii_literals_in(text)
+        if not present:
+            return False  # the usual case
+        folded = fold(plain)
+        return any(
+            may_match(folded, literal_sets, pattern)
+            for literal in present
+            for literal_sets, pattern in _DATA_PATTERNS_BY_LITERAL[literal]
+        )
+    folded = fold(plain)
     if _ANY_DATA_LITERAL is not None and _ANY_DATA_LITERAL.search(folded) is None:
         return False  # a left-to-right search finds a literal wherever any one occurs
-    return any(_may_hold(folded, literals) and pattern.search(folded) for literals, pattern in _DATA_PATTERNS)
+    for literal, entries in _DATA_PATTERNS_BY_LITERAL.items():
+        if literal in folded:
+            for literal_sets, pattern in entries:
+                if may_match(folded, literal_sets, pattern):
+                    return True
+    return any(pattern.search(folded) for pattern in _UNGATED_DATA_PATTERNS)
 
 
 def find_requests(text: str, own_domains: tuple[str, ...] = ()) -> list[tuple[str, str, str]]:

@@ -14,6 +14,7 @@ identifier ("[first_name]"). The brand name in brackets never counts.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from mannerly.policy.lint._common import LintContext, fold
 from mannerly.policy.types import LintFinding, Severity
@@ -86,6 +87,7 @@ _FIELD_VOCABULARY = FIELD_NAMES | FIELD_QUALIFIERS
 _FIELD_SEPARATORS = re.compile(r"[\s_\-/]+")
 
 
+@lru_cache(maxsize=4096)
 def is_field_name(content: str, brand: str | None = None) -> bool:
     """True when bracketed content looks like an unfilled template field (see module doc)."""
     content = content.strip()
@@ -112,6 +114,8 @@ def find_placeholders(text: str, brand: str | None = None) -> list[str]:
         content = match.group(1) if match.group(1) is not None else match.group(2)
         if is_field_name(content, brand):
             found.append(match.group(0))
+    if not found:
+        return found
     # [[name]] also matches the single-bracket pattern inside; keep the outer one.
     unique = list(dict.fromkeys(found))
     return [item for item in unique if not any(item != other and item in other for other in unique)]

@@ -9,9 +9,10 @@ are capitals.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from functools import cache, lru_cache
 
-from mannerly.policy.lint._common import LintContext, fold, words
+from mannerly.policy.lint._common import ASTRAL_PATTERN, LintContext, character_class, fold, word_tuple, words
 from mannerly.policy.types import LintFinding, Severity
 
 CHECK = "shouting"
@@ -34,6 +35,23 @@ def _word_letters(word: str) -> tuple[int, int, str]:
     return len(letters), sum(1 for char in letters if char.isupper()), fold(word)
 
 
+@lru_cache(maxsize=16384)
+def _word_weight(word: str) -> tuple[int, int, str] | None:
+    """_word_letters of a word that counts, or None for words never counted whatever the brand.
+
+    Never counted: words without cased letters, acronyms (all capitals, at most
+    ACRONYM_MAX_LETTERS) and the keywords written in capitals on purpose.
+    """
+    letter_count, capitals, folded = _word_letters(word)
+    if not letter_count:
+        return None
+    if capitals == letter_count and letter_count <= ACRONYM_MAX_LETTERS:
+        return None
+    if folded in REQUIRED_CAPITAL_WORDS:
+        return None
+    return letter_count, capitals, folded
+
+
 @lru_cache(maxsize=256)
 def _brand_words(brand: str) -> frozenset[str]:
     """The folded words of a brand name, whose capitals never count."""
@@ -43,13 +61,26 @@ def _brand_words(brand: str) -> frozenset[str]:
 _ASCII_CAPITALS = bytes(range(ord("A"), ord("Z") + 1))
 
 
+@cache
+def _capital_pattern() -> re.Pattern[str]:
+    """A regex of the BMP's characters for which str.isupper() is true.
+
+    Built from this Python's own Unicode database on first use (a scan of the BMP, a few
+    milliseconds): counting its matches is exact and much quicker than a str.isupper()
+    call per character, which also makes a string of every non-Latin-1 character.
+    """
+    return re.compile(character_class([code for code in range(0x10000) if chr(code).isupper()]))
+
+
 def _capital_count(text: str) -> int:
     """How many characters of the text are capitals (str.isupper)."""
     if text.isascii():
         # In ASCII only A-Z are capitals; deleting them from the bytes counts them at C speed.
         data = text.encode("ascii")
         return len(data) - len(data.translate(None, _ASCII_CAPITALS))
-    return sum(map(str.isupper, text))
+    if ASTRAL_PATTERN.search(text):
+        return sum(map(str.isupper, text))  # the pattern covers the BMP only
+    return len(_capital_pattern().findall(text))
 
 
 def check(text: str, context: LintContext) -> list[LintFinding]:
@@ -61,17 +92,12 @@ def check(text: str, context: LintContext) -> list[LintFinding]:
     brand_words = _brand_words(context.brand or "")
     upper = 0
     total = 0
-    for word in words(text):
-        letter_count, capitals, folded = _word_letters(word)
-        if not letter_count:
+    for word in word_tuple(text):
+        weight = _word_weight(word)
+        if weight is None or weight[2] in brand_words:
             continue
-        all_upper = capitals == letter_count
-        if all_upper and letter_count <= ACRONYM_MAX_LETTERS:
-            continue
-        if folded in REQUIRED_CAPITAL_WORDS or folded in brand_words:
-            continue
-        total += letter_count
-        upper += capitals
+        total += weight[0]
+        upper += weight[1]
     if total < MIN_LETTERS or upper / total < SHOUTING_SHARE:
         return []
     detail = "Most of the text is in capital letters, which reads as shouting."

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from mannerly.policy.lint._common import LintContext, fold, language_name, words
+from mannerly.policy.lint._common import LintContext, fold, language_name, word_set, word_tuple
 from mannerly.policy.types import LintFinding, Severity
 
 CHECK = "slang"
@@ -68,10 +68,14 @@ _KOREAN_JAMO_MEANING = {"ㅋ": "(웃음 표현 생략)", "ㅎ": "(웃음 표현 
 ACRONYM_MAX_LETTERS = 2
 
 
-# Memo of _word_slang per message language ("" for languages without an own table): word -> hits. A plain dict, because a lookup
-# per word is the whole cost of this check once the words are known.
-_WORD_SLANG: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}
-_WORD_SLANG_LIMIT = 20_000
+# Per message language ("" for languages without an own table): words known not to be slang.
+# A set, so that the usual text (no slang) is settled by set operations in C.
+_NOT_SLANG: dict[str, set[str]] = {}
+_NOT_SLANG_LIMIT = 20_000
+# ASCII letters and digits and Hangul syllables: fold() of such a word is word.lower().
+_SELF_FOLDING_WORD = re.compile(r"[0-9A-Za-z\uac00-\ud7a3]+")
+# Every entry of every table.
+_ALL_KEYS = frozenset(key for tables in (SLANG_ANYWHERE, SLANG_OWN_LANGUAGE) for table in tables.values() for key in table)
 
 
 def _word_slang(word: str, language: str) -> tuple[tuple[str, str], ...]:
@@ -88,6 +92,25 @@ def _word_slang(word: str, language: str) -> tuple[tuple[str, str], ...]:
 
 def slang_words(text: str, language: str) -> dict[str, list[tuple[str, str]]]:
     """Slang found in the text, by language: (word as written, full form)."""
+    text_words = word_tuple(text)
+    has_jamo = not text.isascii() and _KOREAN_JAMO.search(text) is not None
+    # Only the own-language table depends on the language; others share one memo.
+    not_slang = _NOT_SLANG.setdefault(language if language in SLANG_OWN_LANGUAGE else "", set())
+    slang: dict[str, tuple[tuple[str, str], ...]] = {}
+    # Usually no word or only an order number is new: one set difference in C settles the rest.
+    for word in word_set(text).difference(not_slang):
+        if _SELF_FOLDING_WORD.fullmatch(word) and word.lower() not in _ALL_KEYS:
+            hits: tuple[tuple[str, str], ...] = ()  # its folded form is word.lower(), and no entry
+        else:
+            hits = _word_slang(word, language)
+        if hits:
+            slang[word] = hits
+        elif word.isalpha() or len(word) <= 3:  # longer ones with digits ("12345번이") are rarely seen twice
+            if len(not_slang) >= _NOT_SLANG_LIMIT:
+                not_slang.clear()  # keeps the memo bounded; it refills with the words in use
+            not_slang.add(word)
+    if not slang and not has_jamo:
+        return {}
     found: dict[str, list[tuple[str, str]]] = {}
     seen: set[str] = set()
 
@@ -97,23 +120,11 @@ def slang_words(text: str, language: str) -> dict[str, list[tuple[str, str]]]:
             seen.add(written.casefold())
             found.setdefault(slang_language, []).append((written, full))
 
-    if _KOREAN_JAMO.search(text) is not None:
+    if has_jamo:
         for run in _KOREAN_JAMO_RUN.findall(text):
             note("ko", run, _KOREAN_JAMO_MEANING[run[0]])
-    # Only the own-language table depends on the language; others share one memo.
-    known = _WORD_SLANG.setdefault(language if language in SLANG_OWN_LANGUAGE else "", {})
-    text_words = words(text)
-    word_hits = list(map(known.get, text_words))  # None for words not looked up yet
-    if None in word_hits:
-        if len(known) >= _WORD_SLANG_LIMIT:
-            known.clear()  # keeps the memo bounded; it refills with the words in use
-        for index, word in enumerate(text_words):
-            if word_hits[index] is None:
-                word_hits[index] = known[word] = _word_slang(word, language)
-    if not any(word_hits):
-        return found  # the usual case: no word is slang
-    for word, hits in zip(text_words, word_hits):
-        for slang_language, full in hits:
+    for word in text_words:
+        for slang_language, full in slang.get(word, ()):
             note(slang_language, word, full)
     return found
 

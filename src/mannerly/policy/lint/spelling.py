@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from mannerly.policy.lint._common import LintContext, fold, words
+from mannerly.policy.lint._common import LintContext, fold, word_set, word_tuple, words
 from mannerly.policy.lint.slang import SLANG_ANYWHERE, SLANG_OWN_LANGUAGE
 from mannerly.policy.types import LintFinding, Severity
 
@@ -91,7 +91,7 @@ def _candidates(text: str, context: LintContext) -> list[str]:
     """Lower-case words worth looking up, in order, each once."""
     brand_words = _brand_words(context.brand or "")
     picked: list[str] = []
-    for word in words(text):
+    for word in word_tuple(text):
         word = _lookup_form(word)
         if word is None or word in brand_words:
             continue
@@ -112,10 +112,39 @@ def _correction(language: str, word: str) -> str | None:
     return _dictionary(language).correction(word)
 
 
+# Per language: words (as written) that are never reported, because they are not looked up
+# or the dictionary knows them (also as British spellings). Numbers are left out: they are
+# rarely the same twice and are settled at once.
+_FINE_WORDS: dict[str, set[str]] = {}
+_FINE_WORDS_LIMIT = 20_000
+
+
+def _fine_word(word: str, language: str) -> bool:
+    """True when a word can never be reported as misspelled, whatever the brand."""
+    lookup = _lookup_form(word)
+    if lookup is None or not _unknown(language, lookup):
+        return True
+    return _known_british_spelling(lookup, lambda form: not _unknown(language, form))
+
+
+def _all_fine(text: str, language: str) -> bool:
+    """True when no word of the text can be reported (the usual case), settled mostly by set operations."""
+    fine = _FINE_WORDS.setdefault(language, set())
+    for word in word_set(text).difference(fine):
+        if word.isdigit():
+            continue  # never looked up (not a Latin word)
+        if not _fine_word(word, language):
+            return False
+        if len(fine) >= _FINE_WORDS_LIMIT:
+            fine.clear()  # keeps the memo bounded; it refills with the words in use
+        fine.add(word)
+    return True
+
+
 def misspelled_words(text: str, context: LintContext) -> list[tuple[str, str | None]]:
     """Words the dictionary does not know, with its best correction if it has one."""
     language = context.language
-    if _dictionary(language) is None:
+    if _dictionary(language) is None or _all_fine(text, language):
         return []
 
     def known(word: str) -> bool:

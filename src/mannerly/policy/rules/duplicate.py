@@ -1,6 +1,6 @@
 """duplicate: the same text to the same contact twice within 24 hours is refused (E5)."""
 
-from mannerly.policy.context import RuleContext, RuleOutcome
+from mannerly.policy.context import QUIET, RuleContext, RuleOutcome
 
 RULE = "duplicate"
 
@@ -25,4 +25,4 @@ def check(ctx: RuleContext) -> RuleOutcome:
                 RULE, f"the same text went to this contact at {sent.at:%Y-%m-%d %H:%M} UTC "
                 f"(within {hours:g} h)"
             )
-    return RuleOutcome.quiet()
+    return QUIET

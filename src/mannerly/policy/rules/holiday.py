@@ -1,7 +1,7 @@
 """holiday: no non-urgent sends on the recipient country's national public holidays (E2)."""
 
-from mannerly.policy.calendar import holiday_name, local_moment
-from mannerly.policy.context import RuleContext, RuleOutcome
+from mannerly.policy.calendar import holiday_name, local_view
+from mannerly.policy.context import QUIET, RuleContext, RuleOutcome
 from mannerly.policy.rules.exemptions import window_exemption
 from mannerly.policy.types import Reason, Verdict
 
@@ -11,18 +11,18 @@ RULE = "holiday"
 def check(ctx: RuleContext) -> RuleOutcome:
     """Skip the recipient country's public holidays unless the message is exempt."""
     if not ctx.policy.skip_holidays or not ctx.contact.country:
-        return RuleOutcome.quiet()
+        return QUIET
     exemption = window_exemption(ctx)
     holidays_now = []
     for name in ctx.zones:
-        local_day = local_moment(ctx.now, name).date()
+        local_day = local_view(ctx.now, name).day
         title = holiday_name(ctx.contact.country, local_day)
         if title:
             holidays_now.append(f"{local_day:%Y-%m-%d} is {title} in {ctx.contact.country} ({name})")
     if exemption:
         if holidays_now:
             return RuleOutcome.exempt(RULE, f"sent on a public holiday because it is {exemption}")
-        return RuleOutcome.quiet()
+        return QUIET
     if not holidays_now:
         return _SKIP_HOLIDAYS
     reason = Reason(RULE, Verdict.DEFER, "; ".join(holidays_now) + ", a public holiday")

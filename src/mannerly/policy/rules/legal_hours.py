@@ -9,8 +9,8 @@
 
 from datetime import time
 
-from mannerly.policy.calendar import DailyWindow, describe_local, local_moment
-from mannerly.policy.context import RuleContext, RuleOutcome
+from mannerly.policy.calendar import DailyWindow, local_view
+from mannerly.policy.context import QUIET, RuleContext, RuleOutcome
 from mannerly.policy.types import Reason, Verdict
 
 RULE = "legal_hours"
@@ -40,16 +40,15 @@ def check(ctx: RuleContext) -> RuleOutcome:
     """Impose the legal marketing hours of the recipient's country."""
     found = legal_window(ctx)
     if found is None:
-        return RuleOutcome.quiet()
+        return QUIET
     window, law = found
-    outside = [name for name in ctx.zones if not window.contains(_local_time(ctx, name))]
+    outside = []
+    for name in ctx.zones:
+        view = local_view(ctx.now, name)
+        if not window.contains(view.clock):
+            outside.append(view.described)
     reason = None
     if outside:
-        local = "; ".join(describe_local(ctx.now, name) for name in outside)
+        local = "; ".join(outside)
         reason = Reason(RULE, Verdict.DEFER, f"recipient's local time is {local}; {law}")
     return RuleOutcome(reason=reason, window=window)
-
-
-def _local_time(ctx: RuleContext, zone_name: str) -> time:
-    """The recipient's local wall-clock time in one zone."""
-    return local_moment(ctx.now, zone_name).time()  # datetime.time() is naive

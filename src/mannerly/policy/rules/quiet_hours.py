@@ -3,13 +3,7 @@
 from datetime import time
 from functools import lru_cache
 
-from mannerly.policy.calendar import (
-    DailyWindow,
-    Schedule,
-    country_workdays,
-    describe_days,
-    describe_local,
-)
+from mannerly.policy.calendar import DailyWindow, country_workdays, describe_days, local_view
 from mannerly.policy.context import RuleContext, RuleOutcome
 from mannerly.policy.rules.exemptions import window_exemption
 from mannerly.policy.types import Reason, Verdict
@@ -17,28 +11,25 @@ from mannerly.policy.types import Reason, Verdict
 RULE = "quiet_hours"
 
 
-def _sending_rule(start: time, end: time, workdays: frozenset[int]) -> tuple[DailyWindow, Schedule, str]:
-    """The window, schedule and wording of one policy's sending rule."""
-    if _plain(start) and _plain(end):
+def _sending_rule(start: time, end: time, workdays: frozenset[int]) -> tuple[DailyWindow, str]:
+    """The window and wording of one policy's sending rule."""
+    # Plain (naive, fold-0) times only: equal ones are then interchangeable, while cache keys
+    # ignore tzinfo offsets and fold.
+    if start.tzinfo is None and not start.fold and end.tzinfo is None and not end.fold:
         return _cached_sending_rule(start, end, workdays)
     return _build_sending_rule(start, end, workdays)
 
 
-def _plain(moment: time) -> bool:
-    """True for a naive fold-0 time: equal ones are then interchangeable (cache keys ignore tzinfo offsets and fold)."""
-    return moment.tzinfo is None and not moment.fold
-
-
 @lru_cache(maxsize=256)
-def _cached_sending_rule(start: time, end: time, workdays: frozenset[int]) -> tuple[DailyWindow, Schedule, str]:
+def _cached_sending_rule(start: time, end: time, workdays: frozenset[int]) -> tuple[DailyWindow, str]:
     """_build_sending_rule, built once per policy."""
     return _build_sending_rule(start, end, workdays)
 
 
-def _build_sending_rule(start: time, end: time, workdays: frozenset[int]) -> tuple[DailyWindow, Schedule, str]:
-    """The window, schedule and wording of a sending rule, built."""
+def _build_sending_rule(start: time, end: time, workdays: frozenset[int]) -> tuple[DailyWindow, str]:
+    """The window and wording of a sending rule, built."""
     window = DailyWindow(start, end)
-    return window, Schedule(window=window, workdays=workdays), f"sending window is {window.label()} {describe_days(workdays)}"
+    return window, f"sending window is {window.label()} {describe_days(workdays)}"
 
 
 def check(ctx: RuleContext) -> RuleOutcome:
@@ -48,12 +39,21 @@ def check(ctx: RuleContext) -> RuleOutcome:
         return RuleOutcome.exempt(RULE, f"exempt from the sending window: {exemption}")
     policy = ctx.policy
     workdays = policy.workdays if policy.workdays is not None else country_workdays(ctx.contact.country)
-    window, schedule, rule_text = _sending_rule(policy.window_start, policy.window_end, workdays)
-    outside = [name for name in ctx.zones if not schedule.allows(ctx.now, name)]
-    if not outside:
-        local = "; ".join(describe_local(ctx.now, name) for name in ctx.zones)
-        reason = Reason(RULE, Verdict.PASS, f"recipient's local time is {local}; {rule_text}")
-    else:
-        local = "; ".join(describe_local(ctx.now, name) for name in outside)
-        reason = Reason(RULE, Verdict.DEFER, f"recipient's local time is {local}; {rule_text}")
+    window, rule_text = _sending_rule(policy.window_start, policy.window_end, workdays)
+    start, end = window.start, window.end
+    described: list[str] = []
+    outside: list[str] = []
+    for name in ctx.zones:
+        view = local_view(ctx.now, name)
+        described.append(view.described)
+        # What Schedule(window, workdays).allows says, without building the schedule: a working
+        # day and a time of day inside the window (this rule does not skip holidays).
+        if not (view.weekday in workdays and start <= view.clock < end):
+            outside.append(view.described)
+    local = "; ".join(outside or described)
+    reason = Reason(RULE, _DEFER if outside else _PASS, f"recipient's local time is {local}; {rule_text}")
     return RuleOutcome(reason=reason, window=window, workdays=workdays)
+
+
+# Enum members looked up once: a lookup on an Enum class is slow in Python 3.11.
+_PASS, _DEFER = Verdict.PASS, Verdict.DEFER

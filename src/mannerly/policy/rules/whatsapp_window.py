@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from mannerly.policy.context import RuleOutcome
+from mannerly.policy.context import QUIET, RuleOutcome
 from mannerly.policy.types import ContactState, Policy, Reason, SendRequest, Source, Verdict
 
 RULE = "whatsapp_window"
@@ -59,6 +59,8 @@ def select_channel(request: SendRequest, contact: ContactState, policy: Policy, 
     """The channel kind the message will use, the rule's outcome and the channel's options; None when no channel fits."""
     reachable = contact.reachable
     wanted = request.channel
+    if wanted is None and "whatsapp" not in reachable and "sms" in reachable:
+        return "sms", QUIET, {}  # the usual case, settled as the preference loop below would settle it
     options = messenger_options(request, contact, policy, now) if "messenger" in reachable else None
 
     def open_to(kind: str) -> bool:
@@ -71,7 +73,7 @@ def select_channel(request: SendRequest, contact: ContactState, policy: Policy, 
 
     def chosen(kind: str, outcome: RuleOutcome | None = None) -> ChannelChoice:
         """A choice with the options that go with the channel."""
-        return kind, outcome or RuleOutcome.quiet(), (options or {}) if kind == "messenger" else {}
+        return kind, outcome or QUIET, (options or {}) if kind == "messenger" else {}
 
     if wanted is None:
         # C8: WhatsApp where the customer uses it and it is allowed now, SMS otherwise, Messenger last.
