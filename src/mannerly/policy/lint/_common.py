@@ -76,8 +76,10 @@ class LintContext:
 
 @cache
 def _mark_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """Regexes of the BMP's nonspacing marks (Mn) and of BMP characters whose NFD holds one.
+    """Regexes of the BMP's nonspacing marks (Mn) and of BMP characters with a mark.
 
+    A character "with a mark" is a mark, or holds one in its NFD, or in the NFD of its
+    casefold: so a BMP text without any such character has no mark to drop in fold().
     Built from this Python's own Unicode database on first use (a scan of the BMP, a
     few milliseconds), so fold() stays exact without a per-character Python loop.
     """
@@ -88,11 +90,16 @@ def _mark_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
         if unicodedata.category(char) == "Mn":
             marks.append(code)
             marked.append(code)
-        elif unicodedata.decomposition(char)[:1] not in ("", "<") and any(
-            unicodedata.category(part) == "Mn" for part in unicodedata.normalize("NFD", char)
+        elif (unicodedata.decomposition(char)[:1] not in ("", "<") and _holds_mark(char)) or (
+            char.casefold() != char and _holds_mark(char.casefold())
         ):
             marked.append(code)
     return re.compile(character_class(marks)), re.compile(character_class(marked))
+
+
+def _holds_mark(text: str) -> bool:
+    """True when the NFD of the text holds a nonspacing mark."""
+    return any(unicodedata.category(part) == "Mn" for part in unicodedata.normalize("NFD", text))
 
 
 def character_class(codes: list[int]) -> str:
@@ -115,16 +122,24 @@ ASTRAL_PATTERN = re.compile("[\U00010000-\U0010FFFF]")
 def fold(text: str) -> str:
     """Case- and accent-insensitive form of a text for matching (Hangul kept whole)."""
     # Same result as NFC(drop Mn(NFD(casefold))); cached because words repeat across messages.
+    if text.isascii():
+        return text.casefold()  # NFD and NFC leave ASCII alone and it has no marks
+    mark, marked = _mark_patterns()
+    has_marks = marked.search(text) is not None
+    if has_marks and " " in text:
+        # Accented text (Greek): folded piece by piece between spaces, the pieces (words) from
+        # this cache. Exact: casefold works per character, and a space is a starter that nothing
+        # reorders across or combines with, so NFD and NFC keep the pieces apart.
+        return " ".join(map(fold, text.split(" ")))
     folded = text.casefold()
     if folded.isascii():
-        return folded  # NFD and NFC leave ASCII alone and it has no marks
+        return folded
     if ASTRAL_PATTERN.search(folded):
         decomposed = unicodedata.normalize("NFD", folded)
         without_marks = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
         return unicodedata.normalize("NFC", without_marks)
-    mark, marked = _mark_patterns()
-    if marked.search(folded) is None:
-        # No mark before or after decomposition: NFC(NFD(x)) is NFC(x).
+    if not has_marks:
+        # No mark before or after decomposition, even once case-folded: NFC(NFD(x)) is NFC(x).
         return unicodedata.normalize("NFC", folded)
     return unicodedata.normalize("NFC", mark.sub("", unicodedata.normalize("NFD", folded)))
 
