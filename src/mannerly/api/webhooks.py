@@ -71,6 +71,11 @@ def log_exchange(session: Session, channel: Channel, incoming: WebhookRequest, s
     session.add(ProviderExchange(**exchange_row(channel, incoming, status, started, answer)))
 
 
+def rejection_response(error: WebhookRejected) -> Response:
+    """The problem answer to a webhook its adapter refused (forged → 403, malformed → 400)."""
+    return problem_response(error.status, "Forbidden" if error.status == 403 else "Bad request", error.reason)
+
+
 def handle(runtime: Runtime, channel_id: int, incoming: WebhookRequest) -> Response:
     """Verify, parse and store one webhook call (runs in a worker thread), timed for the metrics."""
     started = time.perf_counter()
@@ -98,8 +103,7 @@ async def queue_fast_path(runtime: Runtime, channel_id: int, incoming: WebhookRe
     try:
         result = adapter.handle_webhook(incoming)
     except WebhookRejected as error:
-        title = "Forbidden" if error.status == 403 else "Bad request"
-        response = problem_response(error.status, title, error.reason)
+        response = rejection_response(error)
     else:
         if any(must_apply_now(event, target.topic_keywords) for event in result.events):
             return None
@@ -134,8 +138,7 @@ def verify_and_store(runtime: Runtime, channel_id: int, incoming: WebhookRequest
         try:
             result = adapter.handle_webhook(incoming)
         except WebhookRejected as error:
-            title = "Forbidden" if error.status == 403 else "Bad request"
-            return problem_response(error.status, title, error.reason), provider
+            return rejection_response(error), provider
         now = runtime.now()
         problem = apply_events(session, channel, list(result.events), now)
         if problem is not None:

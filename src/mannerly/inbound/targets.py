@@ -26,7 +26,6 @@ class WebhookTarget:
     channel: Channel
     default_country: str | None
     topic_keywords: dict[str, str]
-    loaded_at: float
 
 
 class WebhookTargets:
@@ -54,7 +53,7 @@ class WebhookTargets:
         """Read the channel now (an enabled one, or None) and remember it."""
         now = time.monotonic()
         try:
-            target = self._load(sessions, channel_id, now)
+            target = self._load(sessions, channel_id)
         finally:
             with self._lock:
                 self._refreshing.discard(channel_id)
@@ -64,7 +63,7 @@ class WebhookTargets:
         return target
 
     @staticmethod
-    def _load(sessions: sessionmaker[Session], channel_id: int, now: float) -> WebhookTarget | None:
+    def _load(sessions: sessionmaker[Session], channel_id: int) -> WebhookTarget | None:
         """Read the channel, its workspace's country and its topic keywords."""
         with sessions() as session:
             channel = session.get(Channel, channel_id)
@@ -75,4 +74,4 @@ class WebhookTargets:
                 Topic.workspace_id == channel.workspace_id, Topic.keyword.is_not(None))).all()
             session.expunge(channel)
         return WebhookTarget(channel=channel, default_country=country,
-                             topic_keywords={keyword: name for keyword, name in keywords if keyword}, loaded_at=now)
+                             topic_keywords={keyword: name for keyword, name in keywords if keyword})
