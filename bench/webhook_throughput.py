@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -53,7 +54,9 @@ def prepare(database_url: str, base_url: str) -> int:
 
     runtime = Runtime.create(Settings(database_url=database_url, public_base_url=base_url), migrate=True)
     with runtime.session() as session:
-        workspace = create_workspace(session, "Webhook Bench", brand_names={"en": "Acme"}, default_country="US")
+        # A fresh workspace per run, so a run can reuse a PostgreSQL database.
+        name = f"Webhook Bench {datetime.now(UTC):%Y-%m-%d %H:%M:%S.%f}"
+        workspace = create_workspace(session, name, brand_names={"en": "Acme"}, default_country="US")
         channel = Channel(workspace_id=workspace.id, kind="sms", provider="twilio", name="Twilio",
                           config={"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN,
                                   "from_number": BUSINESS_NUMBER}, rate_limit_per_second=0)
