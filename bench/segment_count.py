@@ -110,7 +110,9 @@ def build_postgres(count: int) -> tuple[str, str] | None:
                     buffer.write(f"{workspace_id}\t{contact_id}\t{topic_id}\topted_in\t{STAMP}+00\n")
             with cursor.copy("COPY consents (workspace_id, contact_id, topic_id, status, updated_at) FROM STDIN") as copy:
                 copy.write(buffer.getvalue())
-        connection.execute("ANALYZE")
+        # What autovacuum does after a bulk load: statistics, and the visibility map that lets
+        # PostgreSQL answer consent lookups from the index alone.
+        connection.execute("VACUUM ANALYZE")
     return url, schema
 
 

@@ -24,11 +24,13 @@ DAY = timedelta(days=1)
 CONTACTS = {
     "minjun": ("+821020000001", "ko", ["vip"], {"city": "Seoul", "age": 34, "birthday": "1990-03-05"},
                NOW - 2 * DAY, None, "opted_in"),
-    "seoyeon": ("+821020000002", "ko", [], {"city": "Busan", "age": "unknown", "birthday": "1988-03-04"},
+    "seoyeon": ("+821020000002", "ko", [], {"city": "Busan", "age": "unknown", "birthday": "1988-03-04",
+                                         "score": "40"},
                 None, NOW - 40 * DAY, "opted_out"),
-    "budi": ("+6281200000005", "id", ["vip", "gold"], {"city": "Jakarta", "age": 22, "vip": True},
+    "budi": ("+6281200000005", "id", ["vip", "gold"], {"city": "Jakarta", "age": 22, "vip": True, "score": 40},
              NOW - 100 * DAY, NOW - 200 * DAY, "opted_in"),
-    "nikos": ("+306900000007", "el", ["staff"], {"city": "Athens", "birthday": "1975-03-04", "zip": "10558"},
+    "nikos": ("+306900000007", "el", ["staff"], {"city": "Athens", "birthday": "1975-03-04", "zip": "10558",
+                                                 "score": [40]},
               None, None, None),
     "maria": ("+306900000008", "el", [], {"age": 51.5, "signup": "2025-01-15", "vip": False},
               NOW - 31 * DAY, NOW - 10 * DAY, None),
@@ -66,6 +68,13 @@ CASES = [
     ({"field": "attributes.city", "op": "missing"}, {"maria"}),
     ({"field": "attributes.city", "op": "exists"}, {"minjun", "seoyeon", "budi", "nikos"}),
     ({"field": "attributes.city", "op": "starts_with", "value": "ja"}, {"budi"}),
+    # Numbers: a list holding 40 is not the number 40; digits stored as text equal it, never compare.
+    ("score>=30", {"budi"}),
+    ("score=40", {"budi", "seoyeon"}),
+    ({"field": "attributes.score", "op": "in", "value": [39, 40]}, {"budi", "seoyeon"}),
+    ({"field": "attributes.score", "op": "ne", "value": 40}, {"minjun", "nikos", "maria"}),
+    ({"field": "attributes.score", "op": "between", "value": [40, 40]}, {"budi"}),
+    ({"not": {"field": "attributes.score", "op": "lt", "value": 41}}, {"minjun", "seoyeon", "nikos", "maria"}),
     ("purchased<90d", {"seoyeon", "maria"}),
     ("purchased>90d", {"budi"}),
     ({"field": "last_purchase_at", "op": "between", "value": ["2025-01-01", "2025-02-01"]}, {"seoyeon"}),
@@ -89,8 +98,13 @@ def seed(runtime: Runtime) -> dict[int, str]:
         other = create_workspace(session, "Other shop")
         topic = Topic(workspace_id=workspace.id, name="promotions", label="Promotions", kind="marketing")
         session.add(topic)
-        session.add(Contact(workspace_id=other.id, phone="+821099999999", country="KR", tags=["vip"],
-                            attributes={"city": "Seoul"}))
+        # The other workspace has a topic of the same name with a consent: counts must not include it.
+        other_topic = Topic(workspace_id=other.id, name="promotions", label="Promotions", kind="marketing")
+        stranger = Contact(workspace_id=other.id, phone="+821099999999", country="KR", tags=["vip"],
+                           attributes={"city": "Seoul", "age": 40, "score": 40})
+        session.add_all([other_topic, stranger])
+        session.flush()
+        record_consent(session, stranger, other_topic, "opted_in", source="import", actor="test", now=NOW - 60 * DAY)
         for name, (phone, language, tags, attributes, inbound, purchase, consent) in CONTACTS.items():
             contact = Contact(workspace_id=workspace.id, phone=phone, language=language, tags=tags,
                               attributes=attributes, first_name=name, name=name.capitalize(),

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -54,6 +55,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# jsonb on PostgreSQL: parsed once when written, so filters that read a key of every row
+# (segments over contact attributes and tags) do not re-parse the text; plain JSON elsewhere.
+JSON_DOCUMENT = JSON().with_variant(JSONB(), "postgresql")
 
 
 class Base(DeclarativeBase):

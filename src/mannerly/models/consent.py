@@ -40,7 +40,11 @@ class Consent(Base):
     """The current consent of one contact for one topic, derived from the newest ledger event."""
 
     __tablename__ = "consents"
-    __table_args__ = (UniqueConstraint("contact_id", "topic_id"),)
+    __table_args__ = (
+        UniqueConstraint("contact_id", "topic_id"),
+        # Segment filters count "opted in to topic X" from this index alone.
+        Index("ix_consents_topic_id_status_contact_id", "topic_id", "status", "contact_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = workspace_fk()

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mannerly.models.base import Base, utc_now, workspace_fk
+from mannerly.models.base import JSON_DOCUMENT, Base, utc_now, workspace_fk
+
+
+BIRTHDAY_INDEX = "ix_contacts_birthday_month_day"
 
 
 class Contact(Base):
@@ -20,6 +23,9 @@ class Contact(Base):
         UniqueConstraint("workspace_id", "phone"),
         UniqueConstraint("workspace_id", "messenger_psid"),
         UniqueConstraint("workspace_id", "whatsapp_id"),
+        # PostgreSQL only (migration 0007): "birthday today" finds its candidates by month-day;
+        # the expression must read exactly as segments/compiler.py writes it.
+        Index(BIRTHDAY_INDEX, text("substr(attributes ->> 'birthday', 6, 5)")).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,8 +38,8 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(8))  # ISO 639-1
     name: Mapped[str | None] = mapped_column(String(200))
     first_name: Mapped[str | None] = mapped_column(String(100))
-    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    tags: Mapped[list[str]] = mapped_column(default=list)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON_DOCUMENT, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSON_DOCUMENT, default=list)
     # Addresses on the other channels; set when the contact is reachable there.
     messenger_psid: Mapped[str | None] = mapped_column(String(64))
     whatsapp_id: Mapped[str | None] = mapped_column(String(32))

@@ -50,6 +50,8 @@ def compiled_for(session: Session, workspace_id: int, filter_: dict[str, Any], n
 
 def count_matching(session: Session, compiled: CompiledFilter) -> int:
     """How many contacts match: one COUNT, or a pass over the SQL candidates when Python checks apply."""
+    if compiled.count_statement is not None:
+        return int(session.scalar(compiled.count_statement) or 0)
     if not compiled.refine:
         return int(session.scalar(select(func.count()).select_from(Contact).where(compiled.where)) or 0)
     total = 0
