@@ -281,3 +281,34 @@ def test_only_drafts_change_and_launch(runtime, shop):
             service.update_campaign(session, campaign, {"template": "sale"}, START)
         service.update_campaign(session, campaign, {"throttle_per_minute": 10}, START)
         assert campaign.throttle_per_minute == 10
+
+
+def test_a_reply_to_a_campaign_opens_a_conversation_that_holds_the_campaign_message(runtime, shop):
+    from mannerly.channels.base import InboundMessage
+    from mannerly.inbound.pipeline import receive_message
+    from mannerly.inbox.service import find_conversation
+    from mannerly.models import Conversation, Workspace
+
+    campaign_id = new_campaign(runtime, shop)
+    launch(runtime, campaign_id)
+    plan(runtime, campaign_id)
+    sent = {row.contact_id: row for row in campaign_rows(runtime, campaign_id)}
+    minjun = shop.contact_ids[0]
+    assert sent[minjun].conversation_id is None  # planning opens no conversations
+    with runtime.session() as session:
+        workspace = session.get(Workspace, shop.workspace_id)
+        channel = session.scalar(select(Channel).where(Channel.workspace_id == shop.workspace_id))
+        reply = InboundMessage(provider_message_id="reply-1", from_address=PEOPLE[0].phone,
+                               to_address="+821000000000", text="몇 시까지 해요?", received_at=START)
+        received = receive_message(session, workspace, channel, reply, START + timedelta(minutes=5))
+        session.commit()
+        conversation = find_conversation(session, shop.workspace_id, received.message.conversation_id)
+        history = session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+                                  .order_by(Message.id)).all()
+        assert [message.direction for message in history] == ["outbound", "inbound"]
+        assert history[0].id == sent[minjun].id
+        # Only the contact who answered gets a conversation; the others' messages stay unattached.
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 1
+        others = session.scalar(select(func.count()).select_from(Message).where(
+            Message.id.in_(service.campaign_messages(campaign_id)), Message.conversation_id.is_(None)))
+        assert others == len(sent) - 1

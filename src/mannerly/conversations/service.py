@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mannerly.models import Contact, Conversation
+from mannerly.models import Contact, Conversation, Message
 
 
 def conversation_for(session: Session, contact: Contact, now: datetime) -> Conversation:
-    """The contact's conversation, created on first use."""
+    """The contact's conversation, created on first use (taking in the contact's earlier messages)."""
     conversation = session.scalar(select(Conversation).where(Conversation.contact_id == contact.id))
     if conversation is None:
         conversation = Conversation(workspace_id=contact.workspace_id, contact_id=contact.id, status="open",
                                     created_at=now)
         session.add(conversation)
         session.flush()
+        # Campaigns and automations write to a million contacts without opening a million
+        # conversations; when one of them answers, the message they answer belongs in its history.
+        session.execute(update(Message)
+                        .where(Message.contact_id == contact.id, Message.conversation_id.is_(None))
+                        .values(conversation_id=conversation.id))
     return conversation
 
 
