@@ -312,3 +312,21 @@ def test_a_reply_to_a_campaign_opens_a_conversation_that_holds_the_campaign_mess
         others = session.scalar(select(func.count()).select_from(Message).where(
             Message.id.in_(service.campaign_messages(campaign_id)), Message.conversation_id.is_(None)))
         assert others == len(sent) - 1
+
+
+def test_the_dispatcher_decides_again_with_the_short_link_domain_as_the_business_own(runtime, clock):
+    # Planned with the short-link host as the business's own domain, so the request to update a
+    # password on its own site passes; deciding again at dispatch must see the same policy, or
+    # the short link would count as a foreign link and the message would be refused there.
+    people = [Person("+306900000011", "en", "Nick"), Person("+306900000012", "en", "Anna")]
+    shop = make_shop(runtime, people, body="Hi {{ first_name }}, please update your password on https://shop.example/sale")
+    campaign_id = new_campaign(runtime, shop, throttle_per_minute=100)
+    launch(runtime, campaign_id)
+    plan(runtime, campaign_id)
+    assert {row.status for row in campaign_rows(runtime, campaign_id)} == {"deferred"}  # 03:00 in Athens
+    clock.advance(hours=7)
+    while Dispatcher(runtime).run_once().claimed:
+        pass
+    rows = campaign_rows(runtime, campaign_id)
+    assert [row.status_detail for row in rows if row.status == "rejected"] == []
+    assert all("/l/" in row.final_text for row in rows)

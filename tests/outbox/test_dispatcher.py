@@ -154,9 +154,9 @@ def test_a_claim_that_ran_out_and_was_taken_over_is_not_handed_off_twice(runtime
     lease = slow.last_claim_lease
     real_load = BatchContext.load.__func__
 
-    def load_while_the_lease_runs_out(cls, session, messages, now):
+    def load_while_the_lease_runs_out(cls, session, settings, messages, now):
         """Load the batch; meanwhile the lease expires and the other worker tries to claim and send the same rows."""
-        context = real_load(cls, session, messages, now)
+        context = real_load(cls, session, settings, messages, now)
         monkeypatch.setattr(BatchContext, "load", classmethod(real_load))
         clock.advance(seconds=runtime.settings.lease_seconds + 1)
         try:

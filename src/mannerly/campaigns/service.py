@@ -25,7 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from mannerly.config import Settings
 from mannerly.contacts.state import contact_time_zones, gather_contact_states
 from mannerly.errors import conflict, invalid, not_found
-from mannerly.links.service import CODE_LENGTH, LINK_PATH, LinkBatch, link_host, links_base_url, rewrite_links
+from mannerly.links.service import (
+    CODE_LENGTH, LINK_PATH, LinkBatch, links_base_url, rewrite_links, with_own_short_links,
+)
 from mannerly.messages.service import pick_channel, policy_topic
 from mannerly.models import (
     Campaign,
@@ -336,11 +338,7 @@ def load_context(session: Session, settings: Settings, campaign: Campaign, now: 
                                                          Channel.enabled.is_(True)).order_by(Channel.id)):
         channels[channel.kind].append(channel)
     base_url = links_base_url(settings, workspace) if campaign.track_links else None
-    policy = workspace_policy(workspace)
-    host = link_host(base_url)
-    if host and host not in policy.tracked_link_domains:
-        # The short-link domain is the business's own: the link check must not warn about it.
-        policy = replace(policy, tracked_link_domains=policy.tracked_link_domains + (host,))
+    policy = with_own_short_links(workspace_policy(workspace), base_url)
     return CampaignContext(
         workspace=workspace, campaign=campaign, topic=topic, policy=policy,
         templates=TemplateSet(rows, workspace.default_language), channel_kinds=frozenset(channels),

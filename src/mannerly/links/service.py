@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,13 +15,12 @@ from sqlalchemy.orm import Session
 from mannerly.config import Settings
 from mannerly.models import LinkClick, ShortLink, UTCDateTime, Workspace
 from mannerly.policy.lint._common import URL_PATTERN, may_hold_url
+from mannerly.policy.types import Policy
 
 # 60 random bits: a million codes collide with odds of about 1 in 2 million; the unique key catches that.
 CODE_BYTES = 8
 CODE_LENGTH = 10
 LINK_PATH = "/l/"
-# Punctuation that ends a sentence rather than a URL.
-TRAILING = ".,;:!?)]}'\"»”’。"
 USER_AGENT_LENGTH = 300
 
 
@@ -47,20 +46,22 @@ def link_host(base_url: str | None) -> str | None:
     return host.removeprefix("www.") or None
 
 
+def with_own_short_links(policy: Policy, base_url: str | None) -> Policy:
+    """The policy with the short-link host counted as one of the business's own link domains."""
+    host = link_host(base_url)
+    if host is None or host in policy.tracked_link_domains:
+        return policy
+    # Short links point at the business's own domain: the link and data-request checks must not
+    # treat them as foreign, at planning time and when the dispatcher decides again.
+    return replace(policy, tracked_link_domains=policy.tracked_link_domains + (host,))
+
+
 def find_urls(text: str) -> list[tuple[int, int, str]]:
     """The URLs in a text as (start, end, url), trailing sentence punctuation left outside."""
     if not may_hold_url(text):
         return []
-    found = []
-    for match in URL_PATTERN.finditer(text):
-        url = match.group(0)
-        end = match.end()
-        while url and url[-1] in TRAILING:
-            url = url[:-1]
-            end -= 1
-        if url:
-            found.append((match.start(), end, url))
-    return found
+    # URL_PATTERN never takes trailing sentence punctuation into a match.
+    return [(match.start(), match.end(), match.group(0)) for match in URL_PATTERN.finditer(text)]
 
 
 def absolute(url: str) -> str:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from mannerly.channels.base import InboundMessage, OutboundMessage, SendResult, advance_status
 from mannerly.contacts.state import gather_contact_states
 from mannerly.db import serialize_writes
+from mannerly.config import Settings
 from mannerly.inbound.queue import QUEUE_BATCH_SIZE, apply_queued
 from mannerly.inbound.pipeline import (
     apply_provider_effect,
@@ -36,6 +37,7 @@ from mannerly.inbound.pipeline import (
     apply_status_updates,
     receive_message,
 )
+from mannerly.links.service import links_base_url, with_own_short_links
 from mannerly.messages.service import pick_channel, policy_topic, rejection_summary
 from mannerly.models import (
     Channel,
@@ -135,11 +137,12 @@ class BatchContext:
     states: dict[int, ContactState]
 
     @classmethod
-    def load(cls, session: Session, messages: Sequence[Any], now: datetime) -> BatchContext:
+    def load(cls, session: Session, settings: Settings, messages: Sequence[Any], now: datetime) -> BatchContext:
         """Load the workspaces, topics, channels, contacts and contact states behind a batch."""
         workspace_ids = {message.workspace_id for message in messages}
         workspaces = {row.id: row for row in session.scalars(select(Workspace).where(Workspace.id.in_(workspace_ids)))}
-        policies = {workspace_id: workspace_policy(row) for workspace_id, row in workspaces.items()}
+        policies = {workspace_id: with_own_short_links(workspace_policy(row), links_base_url(settings, row))
+                    for workspace_id, row in workspaces.items()}
         topic_ids = {message.topic_id for message in messages if message.topic_id is not None}
         topics = {row.id: row for row in session.scalars(select(Topic).where(Topic.id.in_(topic_ids)))}
         channels: dict[int, list[Channel]] = defaultdict(list)
@@ -372,7 +375,7 @@ class Dispatcher:
             ).all()
             if not rows:
                 return
-            batch = BatchContext.load(session, rows, now)
+            batch = BatchContext.load(session, self.runtime.settings, rows, now)
             handoffs: list[Handoff] = []
             changes: list[dict] = []
             for row in rows:

@@ -13,10 +13,14 @@ LANGUAGE_NAMES = {"en": "English", "ko": "Korean", "id": "Indonesian", "el": "Gr
 
 # A word: letters, digits, apostrophes inside words (don't, it's).
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+# Punctuation that ends a sentence or closes a bracket after a link rather than belonging to it.
+URL_TRAILING = ".,;:!?)]}'\"»”’。"
 # Links as people write them: with a scheme, starting with www., or a bare
-# host followed by a path (bit.ly/abc). The host part is captured.
+# host followed by a path (bit.ly/abc); never ending in URL_TRAILING.
+_URL_END = "[^\\s<>\"" + re.escape(URL_TRAILING) + "]"
 URL_PATTERN = re.compile(
-    r"(?:https?://|www\.)[^\s<>\"]+|\b(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?/[^\s<>\"]*",
+    r"(?:https?://|www\.)[^\s<>\"]*" + _URL_END
+    + r"|\b(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?/(?:[^\s<>\"]*" + _URL_END + ")?",
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
