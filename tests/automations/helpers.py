@@ -29,6 +29,7 @@ TEMPLATES = [
     ("payment_due", "en", "Your payment is due on {{ payment_due }}."),
     ("rate_us", "en", "How was your visit? Reply 1 to 5."),
     ("spring", "en", "Thanks for your order {{ order_number }}! Our spring picks: https://acme.test/spring"),
+    ("account", "en", "Your order {{ order_number }} is saved. Please update your password on https://acme.test/account"),
 ]
 
 

@@ -359,3 +359,19 @@ def test_links_in_automation_texts_become_tracked_short_links(shop, clock, monke
         [message] = shop.messages(contact_id)
         assert link.message_id == message.id
         assert message.body.endswith(f"https://go.acme.test/l/{link.code}")
+
+
+def test_an_automation_short_link_counts_as_the_business_own_domain(shop, clock, monkeypatch) -> None:
+    """Asking to update a password on the business's own short link passes when decided and when sent."""
+    monkeypatch.setattr(shop.runtime, "settings",
+                        shop.runtime.settings.model_copy(update={"public_base_url": "https://go.acme.test"}))
+    clock.set(at("2025-03-04T16:00"))
+    shop.automation("Account", "after_event", "orders", "account", event_type="purchase", delay_minutes=5)
+    contact_id = shop.contact("+14155550110", time_zone="America/New_York")
+    post_event(shop, "purchase", contact_id, {"order_number": "H-1"})
+    clock.advance(minutes=6)
+    run_due(shop.runtime)
+    Dispatcher(shop.runtime).run_once()
+    [message] = shop.messages(contact_id)
+    assert "https://go.acme.test/l/" in message.body
+    assert message.status not in ("rejected", "held"), message.status_detail

@@ -189,7 +189,7 @@ def fire(session: Session, workspace: Workspace, automation: Automation, topic: 
                             data=values, source=Source.AUTOMATION)
     try:
         intent, links = with_tracked_links(session, workspace, automation, contact, intent, links_base, now)
-        message = submit(session, workspace, intent, now)
+        message = submit(session, workspace, intent, now, short_link_base=links_base if links else None)
     except ProblemError as error:
         # A template that cannot be rendered for this contact: the occurrence is spent, the reason kept.
         run.status, run.detail = "failed", str(error)[:1000]

@@ -20,6 +20,7 @@ from mannerly.contacts.service import find_or_build_contact_for_phone
 from mannerly.contacts.state import enabled_channel_kinds, gather_contact_state
 from mannerly.conversations.service import touch_conversation_outbound
 from mannerly.kit.language import guess_language
+from mannerly.links.service import with_own_short_links
 from mannerly.errors import FieldError, ProblemError, invalid, not_found
 from mannerly.models import Channel, Contact, Message, Template, Topic, Workspace
 from mannerly.observability import count_decision
@@ -139,7 +140,7 @@ def whatsapp_parameters(template: Template, data: dict[str, Any]) -> list[str]:
 
 
 def prepare(session: Session, workspace: Workspace, intent: OutboundIntent, now: datetime, *, persist: bool,
-            exclude_message_id: int | None = None) -> Prepared:
+            exclude_message_id: int | None = None, short_link_base: str | None = None) -> Prepared:
     """Resolve topic, contact and text, and gather the contact's state for the engine."""
     if intent.channel is not None and intent.channel not in ("sms", "whatsapp", "messenger"):
         raise invalid("channel", "channel must be one of sms, whatsapp, messenger")
@@ -165,7 +166,7 @@ def prepare(session: Session, workspace: Workspace, intent: OutboundIntent, now:
         if intent.language is None:
             # Wording added to the text (brand, opt-out line) must match the text, not the contact.
             language = guess_language(text, contact.language, workspace.default_language)
-    policy = workspace_policy(workspace)
+    policy = with_own_short_links(workspace_policy(workspace), short_link_base)
     state = gather_contact_state(
         session, contact, policy, now,
         channel_kinds=enabled_channel_kinds(session, workspace.id),
@@ -224,9 +225,12 @@ def request_record(prepared: Prepared, intent: OutboundIntent) -> dict[str, Any]
 
 
 def submit(session: Session, workspace: Workspace, intent: OutboundIntent, now: datetime,
-           *, not_before: datetime | None = None) -> Message:
-    """Decide and write the message row in the caller's transaction; the dispatcher sends it."""
-    prepared = prepare(session, workspace, intent, now, persist=True)
+           *, not_before: datetime | None = None, short_link_base: str | None = None) -> Message:
+    """Decide and write the message row in the caller's transaction; the dispatcher sends it.
+
+    short_link_base: where the text's short links point, so their host counts as the business's own.
+    """
+    prepared = prepare(session, workspace, intent, now, persist=True, short_link_base=short_link_base)
     decide_at = max(now, not_before) if not_before else now
     decision = decide(prepared.request, prepared.state, prepared.policy, decide_at)
     count_decision(decision)
