@@ -16,6 +16,7 @@ from mannerly.db import (
     make_engine,
     make_sessionmaker,
     normalize_database_url,
+    update_by_id,
     upgrade_database,
 )
 from mannerly.models import Base, User, Workspace
@@ -233,3 +234,21 @@ def test_concurrent_upgrades_on_postgres_do_not_collide(postgres_url: str) -> No
             failures.append(stderr)
     assert failures == []
     assert schema_differences(postgres_url) == []
+
+
+def test_update_by_id_writes_each_row_its_own_columns_and_keeps_onupdate(tmp_path: Path) -> None:
+    """Rows changing different columns are all written; a column left out keeps its value or its onupdate."""
+    metadata = MetaData()
+    table = Table("things", metadata, Column("id", Integer, primary_key=True), Column("name", String(10)),
+                  Column("note", String(10)), Column("touched", String(10), onupdate=lambda: "auto"))
+    engine = make_engine(f"sqlite:///{tmp_path / 'u.db'}")
+    metadata.create_all(engine)
+    with make_sessionmaker(engine)() as session:
+        session.execute(table.insert(), [{"id": n, "name": f"n{n}", "note": f"o{n}", "touched": "no"}
+                                         for n in (1, 2, 3)])
+        update_by_id(session, table, [{"id": 1, "name": "a"}, {"id": 2, "note": "b", "touched": "set"},
+                                      {"id": 3, "name": "c"}])
+        session.commit()
+        rows = {row.id: (row.name, row.note, row.touched) for row in session.execute(table.select())}
+    engine.dispose()
+    assert rows == {1: ("a", "o1", "auto"), 2: ("n2", "b", "set"), 3: ("c", "o3", "auto")}

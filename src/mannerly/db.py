@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Table, bindparam, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -121,3 +122,20 @@ def serialize_writes(session: Session) -> bool:
         session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0"))
         return False
     return True
+
+
+def update_by_id(session: Session, table: Table, rows: Iterable[dict]) -> None:
+    """UPDATE rows by their "id" with Core executemany, one statement per set of changed columns.
+
+    The ORM's bulk UPDATE costs several times more per row in bookkeeping; the dispatcher
+    writes every batch back this way. Column defaults with onupdate still apply.
+    """
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for keys, group in groups.items():
+        columns = [key for key in keys if key != "id"]
+        # "id" is both the WHERE value and a column name, and Core reserves column names for SET.
+        statement = table.update().where(table.c.id == bindparam("row_id"))
+        session.execute(statement, [{"row_id": row["id"], **{column: row[column] for column in columns}}
+                                    for row in group])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from mannerly.channels.base import (
 from mannerly.consent.service import record_consent
 from mannerly.contacts.service import build_contact, find_contact_by_phone, parse_contact_phone
 from mannerly.conversations.service import touch_conversation_inbound
-from mannerly.db import serialize_writes
+from mannerly.db import serialize_writes, update_by_id
 from mannerly.errors import ProblemError
 from mannerly.inbox.inbound import after_inbound
 from mannerly.messages.service import OutboundIntent, submit
@@ -207,14 +207,9 @@ def apply_status_updates(session: Session, channel: Channel, updates: list[Statu
                 current["delivered_at"] = change["delivered_at"] = report.occurred_at or now
             if new_status in ("failed", "undelivered"):
                 change["error_code"] = report.error_code
-    # Bulk UPDATE by primary key needs the same keys in every row of one statement.
-    by_keys: dict[tuple, list[dict]] = {}
-    for change in changes.values():
-        by_keys.setdefault(tuple(sorted(change)), []).append(change)
-    for group in by_keys.values():
-        session.execute(update(Message), group)
+    update_by_id(session, Message.__table__, changes.values())
     if events:
-        session.execute(insert(MessageStatusEvent), events)
+        session.execute(insert(MessageStatusEvent.__table__), events)
     for message_id, update_event in effects:
         apply_provider_effect(session, session.get(Message, message_id), update_event.effect,
                               f"{channel.provider} error {update_event.error_code}", now)

@@ -27,9 +27,9 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mannerly.channels.base import InboundMessage, OutboundMessage, SendResult, advance_status
-from mannerly.contacts.state import gather_contact_states
-from mannerly.db import serialize_writes
 from mannerly.config import Settings
+from mannerly.contacts.state import gather_contact_states
+from mannerly.db import serialize_writes, update_by_id
 from mannerly.inbound.queue import QUEUE_BATCH_SIZE, apply_queued
 from mannerly.inbound.pipeline import (
     apply_provider_effect,
@@ -383,9 +383,9 @@ class Dispatcher:
                 changes.append(change)
                 if handoff is not None:
                     handoffs.append(handoff)
-            session.execute(update(Message), changes)
+            update_by_id(session, Message.__table__, changes)
             if handoffs:
-                session.execute(insert(MessageStatusEvent), [
+                session.execute(insert(MessageStatusEvent.__table__), [
                     {"workspace_id": handoff.workspace_id, "message_id": handoff.message_id, "status": "sending",
                      "occurred_at": now} for handoff in handoffs])
             # Every row to be handed off says "sending" durably before any byte leaves: a crash
@@ -550,10 +550,10 @@ class Dispatcher:
                     })
                 if result.effect:
                     effects.append((row.id, handoff.channel.provider, result))
-            session.execute(update(Message), changes)
-            session.execute(insert(MessageStatusEvent), events)
+            update_by_id(session, Message.__table__, changes)
+            session.execute(insert(MessageStatusEvent.__table__), events)
             if exchanges:
-                session.execute(insert(ProviderExchange), exchanges)
+                session.execute(insert(ProviderExchange.__table__), exchanges)
             for message_id, provider, result in effects:
                 apply_provider_effect(session, session.get(Message, message_id), result.effect,
                                       f"{provider} error {result.error_code}", now)
