@@ -254,8 +254,8 @@ def contact_data(row: Any) -> dict[str, Any]:
 class PlanContact:
     """A contact row as planning uses it: the CONTACT_COLUMNS values plus the zones worked out once.
 
-    `time_zone` is always "UTC" so that gather_contact_states does not parse the phone number
-    again; `zones` holds the real zones and replaces the state's zones after gathering.
+    gather_contact_states takes `zones` as the state's zones (see plan_zones), so no phone number
+    is parsed again.
     """
 
     __slots__ = tuple(column.key for column in CONTACT_COLUMNS) + ("zones",)
@@ -264,8 +264,12 @@ class PlanContact:
         """Copy a row's values."""
         for column, value in zip(CONTACT_COLUMNS, row, strict=True):
             setattr(self, column.key, value)
-        self.time_zone = "UTC"
         self.zones = zones
+
+
+def plan_zones(contact: PlanContact) -> tuple[str, ...]:
+    """The zones planning_zones found for a contact (what gather_contact_states puts in its state)."""
+    return contact.zones
 
 
 def planning_zones(row: Any, cache: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
@@ -377,7 +381,8 @@ def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at
     """
     started = time.perf_counter()
     contacts = context.plan_contacts(rows)
-    states = gather_contact_states(session, contacts, context.policy, at, channel_kinds=context.channel_kinds)
+    states = gather_contact_states(session, contacts, context.policy, at, channel_kinds=context.channel_kinds,
+                                   zones_of=plan_zones)
     gathered = time.perf_counter()
     topic = policy_topic(context.topic)
     outcomes = []
@@ -398,9 +403,6 @@ def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at
                 text = links.rewrite(contact.id, contact.id, text)
                 real_links = [row["code"] for row in links.pending.get(contact.id, [])]
         state = states[contact.id]
-        if state.time_zones != contact.zones:
-            state = replace(state, time_zones=contact.zones)
-            states[contact.id] = state
         request = SendRequest(text=decided_text, topic=topic, source=Source.CAMPAIGN, channel=context.campaign.channel,
                               whatsapp_template=_whatsapp_name(template), language=template.language)
         decision = decide(request, state, context.policy, at)
