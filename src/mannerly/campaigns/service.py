@@ -43,8 +43,7 @@ from mannerly.models import (
     UTCDateTime,
     Workspace,
 )
-from mannerly.campaigns.planner import LocalTimeHistogram, SlotTable, exclusion_rule
-from mannerly.policy.engine import decide
+from mannerly.campaigns.planner import DecisionCache, LocalTimeHistogram, SlotTable, exclusion_rule
 from mannerly.policy.types import Action, ContactState, Decision, Policy, SendRequest, Source, Verdict
 from mannerly.segments.compiler import CompiledFilter
 from mannerly.segments.service import compiled_for, count_matching, iter_matching, next_chunk
@@ -309,6 +308,12 @@ class CampaignContext:
     channel_choice: dict[tuple[str | None, str | None], Channel | None] = field(default_factory=dict)
     # The text with its links replaced by a placeholder short link, per rendered text (see evaluate).
     placeholder_texts: dict[str, str] = field(default_factory=dict)
+    decisions: DecisionCache | None = None
+
+    def __post_init__(self) -> None:
+        """One decision cache per campaign and policy."""
+        if self.decisions is None:
+            self.decisions = DecisionCache(self.policy)
 
     def plan_contacts(self, rows: Sequence[Any]) -> list[PlanContact]:
         """Rows as PlanContacts with their zones."""
@@ -405,7 +410,7 @@ def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at
         state = states[contact.id]
         request = SendRequest(text=decided_text, topic=topic, source=Source.CAMPAIGN, channel=context.campaign.channel,
                               whatsapp_template=_whatsapp_name(template), language=template.language)
-        decision = decide(request, state, context.policy, at)
+        decision = context.decisions.decide_once(request, state, at)
         if real_links:
             decision = replace(decision, final_text=_with_codes(decision.final_text, real_links))
         if decision.action is Action.REJECT:
@@ -495,7 +500,7 @@ def _redecide_late(session: Session, context: CampaignContext, outcomes: list[Ou
             request = SendRequest(text=outcome.text or "", topic=topic, source=Source.CAMPAIGN,
                                   channel=context.campaign.channel, whatsapp_template=_whatsapp_name(outcome.template),
                                   language=outcome.language)
-            again = decide(request, outcome.state, context.policy, candidate)
+            again = context.decisions.decide_once(request, outcome.state, candidate)
             if again.action is Action.REJECT:
                 outcome.decision, outcome.rule = again, exclusion_rule(again)
                 break
