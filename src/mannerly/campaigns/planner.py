@@ -9,11 +9,13 @@ holidays therefore spread a campaign out instead of piling it up at 09:00.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from mannerly.policy.types import Decision, Verdict
+from mannerly.policy.engine import decide
+from mannerly.policy.types import ContactState, Decision, Policy, SendRequest, Verdict
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -74,6 +76,57 @@ class SlotTable:
         self.counts[index] = used
         if used >= self.per_minute:
             self.skip[index] = index + 1
+
+
+# The ContactState fields the engine reads: all but the phone number, for which country,
+# subdivision, zones and reachability stand. Recipients equal in all of them get the same decision.
+DECISION_STATE_FIELDS = tuple(item.name for item in fields(ContactState) if item.name != "phone")
+# Distinct inputs kept before the cache starts over, so memory stays bounded on campaigns with unique texts.
+DECISION_CACHE_LIMIT = 100_000
+
+
+def decision_key(request: SendRequest, state: ContactState, at: datetime) -> tuple[Any, ...] | None:
+    """What a decision depends on, as a dict key; None when a value cannot be hashed."""
+    values: list[Any] = [request, at]
+    for name in DECISION_STATE_FIELDS:
+        value = getattr(state, name)
+        if value.__class__ is dict:
+            value = tuple(sorted(value.items()))
+        values.append(value)
+    key = tuple(values)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+@dataclass
+class DecisionCache:
+    """The engine's decisions for one policy by their inputs, so identical recipients are decided once.
+
+    A campaign sends one text to many contacts who differ only in their phone number (same
+    language, zones, consents, no history): the engine would reach the same Decision for each.
+    """
+
+    policy: Policy
+    limit: int = DECISION_CACHE_LIMIT
+    decisions: dict[tuple[Any, ...], Decision] = field(default_factory=dict)
+    hits: int = 0
+
+    def decide_once(self, request: SendRequest, state: ContactState, at: datetime) -> Decision:
+        """decide(request, state, policy, at), computed once per distinct input."""
+        key = decision_key(request, state, at)
+        if key is None:
+            return decide(request, state, self.policy, at)
+        found = self.decisions.get(key)
+        if found is not None:
+            self.hits += 1
+            return found
+        if len(self.decisions) >= self.limit:
+            self.decisions.clear()
+        decision = self.decisions[key] = decide(request, state, self.policy, at)
+        return decision
 
 
 def exclusion_rule(decision: Decision) -> str:

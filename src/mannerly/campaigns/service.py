@@ -45,8 +45,7 @@ from mannerly.models import (
     UTCDateTime,
     Workspace,
 )
-from mannerly.campaigns.planner import LocalTimeHistogram, SlotTable, exclusion_rule
-from mannerly.policy.engine import decide
+from mannerly.campaigns.planner import DecisionCache, LocalTimeHistogram, SlotTable, exclusion_rule
 from mannerly.policy.types import Action, ContactState, Decision, Policy, SendRequest, Source, Verdict
 from mannerly.segments.compiler import CompiledFilter
 from mannerly.segments.service import compiled_for, count_matching, iter_matching, next_chunk
@@ -256,8 +255,8 @@ def contact_data(row: Any) -> dict[str, Any]:
 class PlanContact:
     """A contact row as planning uses it: the CONTACT_COLUMNS values plus the zones worked out once.
 
-    `time_zone` is always "UTC" so that gather_contact_states does not parse the phone number
-    again; `zones` holds the real zones and replaces the state's zones after gathering.
+    gather_contact_states takes `zones` as the state's zones (see plan_zones), so no phone number
+    is parsed again.
     """
 
     __slots__ = tuple(column.key for column in CONTACT_COLUMNS) + ("zones",)
@@ -266,8 +265,12 @@ class PlanContact:
         """Copy a row's values."""
         for column, value in zip(CONTACT_COLUMNS, row, strict=True):
             setattr(self, column.key, value)
-        self.time_zone = "UTC"
         self.zones = zones
+
+
+def plan_zones(contact: PlanContact) -> tuple[str, ...]:
+    """The zones planning_zones found for a contact (what gather_contact_states puts in its state)."""
+    return contact.zones
 
 
 def planning_zones(row: Any, cache: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
@@ -307,6 +310,12 @@ class CampaignContext:
     channel_choice: dict[tuple[str | None, str | None], Channel | None] = field(default_factory=dict)
     # The text with its links replaced by a placeholder short link, per rendered text (see evaluate).
     placeholder_texts: dict[str, str] = field(default_factory=dict)
+    decisions: DecisionCache | None = None
+
+    def __post_init__(self) -> None:
+        """One decision cache per campaign and policy."""
+        if self.decisions is None:
+            self.decisions = DecisionCache(self.policy)
 
     def plan_contacts(self, rows: Sequence[Any]) -> list[PlanContact]:
         """Rows as PlanContacts with their zones."""
@@ -357,6 +366,8 @@ class Outcome:
     rule: str | None  # set when excluded
     template: Template | None = None
     state: ContactState | None = None  # what the engine knew, kept for deciding again at a later slot
+    # The decision's final text with this recipient's own link codes (the decision itself may be shared).
+    final_text: str | None = None
 
     @property
     def eligible(self) -> bool:
@@ -375,7 +386,8 @@ def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at
     """
     started = time.perf_counter()
     contacts = context.plan_contacts(rows)
-    states = gather_contact_states(session, contacts, context.policy, at, channel_kinds=context.channel_kinds)
+    states = gather_contact_states(session, contacts, context.policy, at, channel_kinds=context.channel_kinds,
+                                   zones_of=plan_zones)
     gathered = time.perf_counter()
     topic = policy_topic(context.topic)
     outcomes = []
@@ -396,21 +408,17 @@ def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at
                 text = links.rewrite(contact.id, contact.id, text)
                 real_links = [row["code"] for row in links.pending.get(contact.id, [])]
         state = states[contact.id]
-        if state.time_zones != contact.zones:
-            state = replace(state, time_zones=contact.zones)
-            states[contact.id] = state
         request = SendRequest(text=decided_text, topic=topic, source=Source.CAMPAIGN, channel=context.campaign.channel,
                               whatsapp_template=_whatsapp_name(template), language=template.language)
-        decision = decide(request, state, context.policy, at)
-        if real_links:
-            decision = replace(decision, final_text=_with_codes(decision.final_text, real_links))
+        decision = context.decisions.decide_once(request, state, at)
+        final_text = _with_codes(decision.final_text, real_links) if real_links else decision.final_text
         if decision.action is Action.REJECT:
             if links is not None:
                 links.forget(contact.id)
             outcomes.append(Outcome(contact, text, template.language, decision, exclusion_rule(decision), template,
-                                    state))
+                                    state, final_text))
         else:
-            outcomes.append(Outcome(contact, text, template.language, decision, None, template, state))
+            outcomes.append(Outcome(contact, text, template.language, decision, None, template, state, final_text))
     if seconds is not None:
         seconds["gather"] += gathered - started
         seconds["decide"] += time.perf_counter() - gathered
@@ -491,11 +499,11 @@ def _redecide_late(session: Session, context: CampaignContext, outcomes: list[Ou
             request = SendRequest(text=outcome.text or "", topic=topic, source=Source.CAMPAIGN,
                                   channel=context.campaign.channel, whatsapp_template=_whatsapp_name(outcome.template),
                                   language=outcome.language)
-            again = decide(request, outcome.state, context.policy, candidate)
+            again = context.decisions.decide_once(request, outcome.state, candidate)
             if again.action is Action.REJECT:
                 outcome.decision, outcome.rule = again, exclusion_rule(again)
                 break
-            outcome.decision = again
+            outcome.decision, outcome.final_text = again, again.final_text
             if again.send_at is None or again.send_at <= candidate:
                 break
             earliest = again.send_at
@@ -605,7 +613,7 @@ def preview_campaign(session: Session, settings: Settings, campaign: Campaign, n
         if per_language[outcome.language] < SAMPLE_TEXTS:
             per_language[outcome.language] += 1
             samples.append({"contact_id": outcome.row.id, "language": outcome.language,
-                            "final_text": outcome.decision.final_text, "segments": outcome.decision.segments,
+                            "final_text": outcome.final_text, "segments": outcome.decision.segments,
                             "encoding": outcome.decision.encoding, "send_at": slot.isoformat(),
                             "local_send_at": _local(slot, zones)})
     for estimate in estimates.values():
@@ -745,45 +753,81 @@ def plan_batch(session: Session, context: CampaignContext, table: SlotTable, sta
     return True
 
 
+# The outbox columns a campaign writes, in the order of the tuples _write_batch builds.
+MESSAGE_COLUMNS = ("id", "workspace_id", "contact_id", "conversation_id", "direction", "channel_id", "channel_kind",
+                   "topic_id", "source", "body", "final_text", "decision", "request", "status", "send_at", "attempts",
+                   "segments", "encoding", "redacted", "created_at", "updated_at")
+RECIPIENT_COLUMNS = ("workspace_id", "campaign_id", "contact_id", "message_id", "status", "reason", "created_at")
+# Stands for the final text while the rest of a decision's JSON is built (NUL never occurs in a decision).
+FINAL_TEXT_MARKER = "\x00final_text\x00"
+
+
+class StoredForm:
+    """Values as the driver takes them: on SQLite the text SQLAlchemy would store, elsewhere Python values."""
+
+    def __init__(self, session: Session) -> None:
+        """Read the dialect once."""
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        # Per shared Decision (kept alive here, so its id is not reused): its JSON before and after the final text.
+        self.decision_parts: dict[int, tuple[Decision, str, str]] = {}
+
+    def moment(self, value: datetime | None) -> Any:
+        """A timestamp column's value."""
+        return _sqlite_moment(value) if self.sqlite else value
+
+    def json(self, value: Any) -> Any:
+        """A JSON column's value."""
+        return json.dumps(value) if self.sqlite and value is not None else value
+
+    def decision(self, decision: Decision, final_text: str) -> Any:
+        """decision.as_dict() with this recipient's final text; on SQLite the JSON around the text is made once."""
+        if not self.sqlite:
+            return {**decision.as_dict(), "final_text": final_text}
+        parts = self.decision_parts.get(id(decision))
+        if parts is None:
+            before, _marker, after = json.dumps({**decision.as_dict(), "final_text": FINAL_TEXT_MARKER}).partition(
+                json.dumps(FINAL_TEXT_MARKER))
+            parts = self.decision_parts[id(decision)] = (decision, before, after)
+        return parts[1] + json.dumps(final_text) + parts[2]
+
+
 def _write_batch(session: Session, context: CampaignContext, outcomes: list[Outcome], slots: dict[int, datetime],
                  links: LinkBatch | None, now: datetime) -> int:
     """Insert the batch's outbox rows (with their decisions), recipients and short links; returns how many queued."""
     campaign = context.campaign
+    form = StoredForm(session)
+    stored_now = form.moment(now)
     eligible = [outcome for outcome in outcomes if outcome.eligible and outcome.row.id in slots]
     conversations = _conversations(session, [outcome.row.id for outcome in eligible])
+    ids = reserve_ids(session, Message.__table__, len(eligible)) if eligible else []
+    requests: dict[tuple[str | None, str | None], Any] = {}
     message_rows = []
-    for outcome in eligible:
+    message_ids: dict[int, int] = {}
+    for outcome, message_id in zip(eligible, ids, strict=True):
         decision, row, slot = outcome.decision, outcome.row, slots[outcome.row.id]
         channel = context.channel_for(decision.channel, row.country)
-        message_rows.append({
-            "workspace_id": campaign.workspace_id, "contact_id": row.id,
-            "conversation_id": conversations.get(row.id), "direction": "outbound",
-            "channel_id": channel.id if channel else None, "channel_kind": decision.channel,
-            "topic_id": context.topic.id, "source": Source.CAMPAIGN.value, "body": outcome.text,
-            "final_text": decision.final_text, "decision": decision.as_dict(),
-            "request": {"channel": campaign.channel, "reply": False,
-                        "whatsapp_template": _whatsapp_name(outcome.template), "whatsapp_parameters": [],
-                        "language": outcome.language, "campaign_id": campaign.id},
-            "status": "deferred" if slot > now else "pending", "send_at": slot, "attempts": 0,
-            "segments": decision.segments, "encoding": decision.encoding, "redacted": False,
-            "created_at": now, "updated_at": now,
-        })
-    message_ids: dict[int, int] = {}
-    if message_rows:
-        # Ids reserved up front let one plain executemany write the rows (no RETURNING round trips),
-        # through the table rather than the mapped class: the ORM's per-row bookkeeping is not needed.
-        for row, message_id in zip(message_rows, reserve_ids(session, Message.__table__, len(message_rows)),
-                                   strict=True):
-            row["id"] = message_id
-        bulk_insert(session, Message.__table__, message_rows)
-        message_ids = {row["contact_id"]: row["id"] for row in message_rows}
-    recipients = [{"workspace_id": campaign.workspace_id, "campaign_id": campaign.id, "contact_id": outcome.row.id,
-                   "message_id": message_ids.get(outcome.row.id),
-                   "status": "queued" if outcome.row.id in message_ids else "rejected",
-                   "reason": None if outcome.row.id in message_ids else outcome.rule, "created_at": now}
+        whatsapp = _whatsapp_name(outcome.template)
+        request = requests.get((whatsapp, outcome.language))
+        if request is None:
+            request = requests[(whatsapp, outcome.language)] = form.json({
+                "channel": campaign.channel, "reply": False, "whatsapp_template": whatsapp,
+                "whatsapp_parameters": [], "language": outcome.language, "campaign_id": campaign.id})
+        message_rows.append((
+            message_id, campaign.workspace_id, row.id, conversations.get(row.id), "outbound",
+            channel.id if channel else None, decision.channel, context.topic.id, Source.CAMPAIGN.value, outcome.text,
+            outcome.final_text, form.decision(decision, outcome.final_text), request,
+            "deferred" if slot > now else "pending", form.moment(slot), 0, decision.segments, decision.encoding,
+            False, stored_now, stored_now,
+        ))
+        message_ids[row.id] = message_id
+    # Ids reserved up front let one plain executemany write the rows (no RETURNING round trips), as tuples
+    # through the table rather than the mapped class: the ORM's per-row bookkeeping is not needed.
+    insert_rows(session, Message.__table__, MESSAGE_COLUMNS, message_rows)
+    recipients = [(campaign.workspace_id, campaign.id, outcome.row.id, message_ids.get(outcome.row.id),
+                   "queued" if outcome.row.id in message_ids else "rejected",
+                   None if outcome.row.id in message_ids else outcome.rule, stored_now)
                   for outcome in outcomes]
-    if recipients:
-        bulk_insert(session, CampaignRecipient.__table__, recipients)
+    insert_rows(session, CampaignRecipient.__table__, RECIPIENT_COLUMNS, recipients)
     if links is not None:
         for outcome in outcomes:
             if outcome.row.id not in message_ids:
@@ -792,26 +836,34 @@ def _write_batch(session: Session, context: CampaignContext, outcomes: list[Outc
     return len(message_ids)
 
 
-def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows with one executemany.
+def insert_rows(session: Session, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """Insert tuples of `columns` values (in StoredForm) with one executemany.
 
-    On SQLite the values are converted here (timestamps to SQLAlchemy's stored text form,
-    JSON to text, booleans to 0/1) and handed to the driver directly: SQLAlchemy's per-value
-    processing costs several times the insert itself at a million rows. PostgreSQL goes
-    through SQLAlchemy Core.
+    On SQLite the tuples go to the driver as they are: SQLAlchemy's per-value processing
+    costs several times the insert itself at a million rows. PostgreSQL goes through
+    SQLAlchemy Core.
     """
     if not rows:
         return
-    if session.get_bind().dialect.name != "sqlite":
-        session.execute(insert(table), rows)
+    if session.get_bind().dialect.name == "sqlite":
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        session.connection().exec_driver_sql(sql, rows)
+        return
+    session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows given as dicts with one executemany (values converted to SQLite's stored form there)."""
+    if not rows:
         return
     columns = [column for column in table.columns if column.key in rows[0]]
-    converters = [_sqlite_converter(column) for column in columns]
-    sql = (f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "
-           f"VALUES ({', '.join('?' for _ in columns)})")
-    values = [tuple(convert(row[column.key]) for column, convert in zip(columns, converters, strict=True))
-              for row in rows]
-    session.connection().exec_driver_sql(sql, values)
+    if session.get_bind().dialect.name == "sqlite":
+        converters = [_sqlite_converter(column) for column in columns]
+        values = [tuple(convert(row[column.key]) for column, convert in zip(columns, converters, strict=True))
+                  for row in rows]
+    else:
+        values = [tuple(row[column.key] for column in columns) for row in rows]
+    insert_rows(session, table, [column.name for column in columns], values)
 
 
 def _sqlite_converter(column: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -17,16 +18,19 @@ from mannerly.models import LinkClick, ShortLink, UTCDateTime, Workspace
 from mannerly.policy.lint._common import URL_PATTERN, may_hold_url
 from mannerly.policy.types import Policy
 
-# 60 random bits: a million codes collide with odds of about 1 in 2 million; the unique key catches that.
+# About 60 random bits (9 URL-safe characters and a letter or digit): a million codes collide with odds
+# of about 1 in 2 million; the unique key catches that.
 CODE_BYTES = 8
 CODE_LENGTH = 10
+# The last character of a code: SMS apps and URL detection leave a trailing "-" or "_" out of the link.
+CODE_LAST = string.ascii_letters + string.digits
 LINK_PATH = "/l/"
 USER_AGENT_LENGTH = 300
 
 
 def new_code() -> str:
-    """A random, URL-safe short code of CODE_LENGTH characters."""
-    return secrets.token_urlsafe(CODE_BYTES)[:CODE_LENGTH]
+    """A random, URL-safe short code of CODE_LENGTH characters that ends in a letter or digit."""
+    return secrets.token_urlsafe(CODE_BYTES)[:CODE_LENGTH - 1] + CODE_LAST[secrets.randbelow(len(CODE_LAST))]
 
 
 def links_base_url(settings: Settings, workspace: Workspace | None = None) -> str | None:

@@ -1,0 +1,40 @@
+"""The outbox rows the planner writes as plain tuples read back as the ORM would have written them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from mannerly.models import CampaignRecipient, ShortLink
+from tests.campaigns.helpers import START
+from tests.campaigns.test_campaigns import campaign_rows, launch, new_campaign, plan
+
+
+def test_planned_rows_carry_each_recipient_s_final_text_decision_and_request(runtime, shop):
+    """Per message: the stored decision holds the message's own final text (its own link code), the request
+    says which campaign it came from, timestamps read back as aware UTC moments."""
+    campaign_id = new_campaign(runtime, shop)
+    launch(runtime, campaign_id)
+    result = plan(runtime, campaign_id)
+    messages = campaign_rows(runtime, campaign_id)
+    assert result.queued == len(messages) == 6
+    with runtime.session() as session:
+        codes = dict(session.execute(select(ShortLink.message_id, ShortLink.code)
+                                     .where(ShortLink.campaign_id == campaign_id)).all())
+        recipients = dict(session.execute(select(CampaignRecipient.contact_id, CampaignRecipient.message_id)
+                                          .where(CampaignRecipient.campaign_id == campaign_id)).all())
+    assert len(set(codes.values())) == 6
+    for message in messages:
+        assert message.decision["final_text"] == message.final_text
+        assert message.final_text.endswith(codes[message.id]) or f"/l/{codes[message.id]}" in message.final_text
+        assert "xxxxxxxxxx" not in message.final_text
+        assert message.decision["action"] in ("send", "defer")
+        assert set(message.decision) == {"action", "send_at", "local_send_at", "channel", "final_text", "reasons",
+                                         "lint", "segments", "encoding", "channel_options"}
+        assert message.request == {"channel": None, "reply": False, "whatsapp_template": None,
+                                   "whatsapp_parameters": [], "language": message.request["language"],
+                                   "campaign_id": campaign_id}
+        assert message.request["language"] in ("ko", "id", "el")
+        assert message.created_at == START and message.send_at >= START
+        assert message.status == ("deferred" if message.send_at > START else "pending")
+        assert recipients[message.contact_id] == message.id
+        assert message.redacted is False and message.attempts == 0
