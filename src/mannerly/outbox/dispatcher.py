@@ -23,12 +23,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Row, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mannerly.channels.base import InboundMessage, OutboundMessage, SendResult, advance_status
 from mannerly.config import Settings
-from mannerly.contacts.state import gather_contact_states
+from mannerly.contacts.state import STATE_COLUMNS, gather_contact_states
 from mannerly.db import serialize_writes, update_by_id
 from mannerly.inbound.queue import QUEUE_BATCH_SIZE, apply_queued
 from mannerly.inbound.pipeline import (
@@ -133,7 +133,7 @@ class BatchContext:
     policies: dict[int, Policy]
     topics: dict[int, Topic]
     channels: dict[int, list[Channel]]
-    contacts: dict[int, Contact]
+    contacts: dict[int, Row]  # rows of contacts.state.STATE_COLUMNS
     states: dict[int, ContactState]
 
     @classmethod
@@ -150,7 +150,8 @@ class BatchContext:
                                                          Channel.enabled.is_(True)).order_by(Channel.id)):
             channels[row.workspace_id].append(row)
         contact_ids = {message.contact_id for message in messages}
-        contacts = {row.id: row for row in session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
+        contacts = {row.id: row for row in session.execute(
+            select(*STATE_COLUMNS).where(Contact.id.in_(contact_ids)))}
         states: dict[int, ContactState] = {}
         excluded = [message.id for message in messages]
         for workspace_id in workspace_ids:
@@ -167,7 +168,7 @@ class BatchContext:
         return pick_channel(rows, country)
 
 
-def address_of(contact: Contact, channel: Channel) -> str:
+def address_of(contact: Contact | Row, channel: Channel) -> str:
     """The recipient's address on the channel the message goes by."""
     if channel.kind == "messenger":
         return contact.messenger_psid or ""

@@ -259,3 +259,41 @@ def test_simulator_answers_unknown_commands_with_generic_nack(smsc):
         raw.sendall(pdu.encode(submit))
         answer = pdu.decode(raw.recv(64))
         assert (answer.command_id, answer.command_status) == (pdu.SUBMIT_SM_RESP, pdu.ESME_RINVBNDSTS)
+
+
+def test_submit_many_keeps_the_window_and_maps_each_response(smsc, adapter_for):
+    """submit_many never has more than `window` requests outstanding, and each waiter gets its own request's answer."""
+    simulator = smsc(submit_resp_delay_ms=15)
+    adapter = adapter_for(simulator, window=3)
+    client = adapter.client
+    outstanding_at_write: list[int] = []
+    write = client._write
+
+    def counting_write(data: bytes) -> None:
+        """Record how many requests await an answer (this write's included) before writing."""
+        outstanding_at_write.append(len(client._pending))
+        write(data)
+
+    client._write = counting_write
+    phones = [f"8210234567{n:02d}" for n in range(10)]
+    requests = [pdu.Pdu(pdu.SUBMIT_SM, params=pdu.short_message_params(
+        source_addr="ACME", destination_addr=phone, short_message=f"to {phone}".encode())) for phone in phones]
+    pendings = client.submit_many(requests)
+    answers = [pending.wait(2) for pending in pendings]
+    assert outstanding_at_write and max(outstanding_at_write) <= 3
+    assert len(outstanding_at_write) < len(requests)  # several PDUs went per write
+    assert [simulator.messages[answer.get("message_id")].destination_addr for answer in answers] == phones
+
+
+def test_send_many_with_throttled_answers_in_the_batch(smsc, adapter_for):
+    """In one batch, throttled first parts come back retryable and the accepted ones carry their own message's id."""
+    simulator = smsc(throttle_per_second=3)
+    adapter = adapter_for(simulator, window=10)
+    phones = [f"+8210234567{n:02d}" for n in range(8)]
+    results = adapter.send_many([outbound(n, f"Flash sale {n}", to=phone) for n, phone in enumerate(phones)])
+    accepted = [(phone, result) for phone, result in zip(phones, results, strict=True) if result.accepted]
+    refused = [result for result in results if not result.accepted]
+    assert len(accepted) == 3 == simulator.stats.submits
+    assert len(refused) == 5 and all(r.retryable and r.error_code == "ESME_RTHROTTLED" for r in refused)
+    for phone, result in accepted:
+        assert simulator.messages[result.provider_message_id].destination_addr == phone.lstrip("+")

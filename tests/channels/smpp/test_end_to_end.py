@@ -76,3 +76,31 @@ def test_customer_reply_over_smpp_lands_in_the_conversation(api, smsc):
     with api.runtime.session() as session:
         contact = session.scalar(select(Contact).where(Contact.phone == PHONE))
         assert contact.global_opt_out
+
+
+def test_throttled_messages_of_a_batch_are_handed_off_later_once_each(api, smsc, clock):
+    """A batch the SMSC partly throttles: the throttled messages are queued again and go later; every phone gets
+    its message exactly once and every message ends delivered with the id of its own submit_sm."""
+    simulator = smsc(throttle_per_second=2, receipt_delay_ms=10)
+    use_smpp_channel(api, simulator)
+    phones = [f"+8210234567{n:02d}" for n in range(6)]
+    ids = []
+    for phone in phones:
+        sent = api.post("/v1/messages", json={"to": phone, "topic": "orders", "text": "Your order has shipped."})
+        assert sent.status_code in (200, 201, 202), sent.text
+        ids.append(sent.json()["id"])
+    first = api.dispatch()
+    assert (first.sent, first.retried) == (2, 4), first
+
+    def all_delivered() -> bool:
+        """Let the retry delay and the SMSC's one-second throttle window pass, then one dispatcher pass."""
+        clock.advance(seconds=30)
+        api.dispatch()
+        return all(api.get(f"/v1/messages/{n}").json()["status"] == "delivered" for n in ids)
+
+    wait_for(all_delivered, 10, 0.3)
+    assert simulator.stats.submits == 6 and simulator.stats.throttled >= 4
+    assert all(len(simulator.phone_inbox(phone)) == 1 for phone in phones)
+    for message_id, phone in zip(ids, phones, strict=True):
+        provider_id = api.get(f"/v1/messages/{message_id}").json()["provider_message_id"]
+        assert simulator.messages[provider_id].destination_addr == phone.lstrip("+")

@@ -440,9 +440,7 @@ class SmppAdapter:
     def send_many(self, messages: list[OutboundMessage]) -> list[SendResult]:
         """Submit several messages pipelined within the window; one SendResult each, in order."""
         submissions = [self._prepare(message) for message in messages]
-        for submission in submissions:
-            if submission.result is None:
-                self._submit_part(submission, 0)
+        self._submit_first_parts([submission for submission in submissions if submission.result is None])
         for submission in submissions:
             if submission.result is None:
                 self._await_first(submission)
@@ -493,26 +491,47 @@ class SmppAdapter:
             validity_period=self.settings.validity_period,
         ))
 
-    def _submit_part(self, submission: _Submission, index: int) -> None:
-        """Write one part's submit_sm; on failure set the submission's result."""
-        if index == 0 and not self._wait_out_throttle():
-            submission.result = self._refused(submission, pdu.ESME_RTHROTTLED, retryable=True,
-                                              detail="the SMSC is throttling us; backing off")
+    def _submit_first_parts(self, submissions: list[_Submission]) -> None:
+        """Write the first part of each message, as many per write as the window allows; failures set results."""
+        if not submissions:
             return
+        if not self._wait_out_throttle():
+            for submission in submissions:
+                submission.result = self._refused(submission, pdu.ESME_RTHROTTLED, retryable=True,
+                                                  detail="the SMSC is throttling us; backing off")
+            return
+        going, requests = [], []
+        for submission in submissions:
+            try:
+                requests.append(self._submit_sm(submission, 0))
+            except pdu.PduError as error:
+                submission.result = self._not_written(submission, 0, error)
+            else:
+                going.append(submission)
+        for submission, outcome in zip(going, self.client.submit_many(requests), strict=True):
+            if isinstance(outcome, PendingResponse):
+                submission.pendings[0] = outcome
+            else:
+                submission.result = self._not_written(submission, 0, outcome)
+
+    def _submit_part(self, submission: _Submission, index: int) -> None:
+        """Write a later part's submit_sm (first parts go together); on failure set the submission's result."""
         try:
             submission.pendings[index] = self.client.submit(self._submit_sm(submission, index))
-        except NotConnected as error:
-            if index == 0:
-                submission.result = SendResult(
-                    accepted=False, status="failed", retryable=True, error_code="NOT_BOUND",
-                    error_detail=f"not bound to the SMSC: {error}", exchange=self._exchange(submission))
-            else:
-                submission.result = self._partial_unknown(submission, index, f"not bound to the SMSC: {error}")
-        except ConnectionLost as error:
-            submission.result = self._unknown(submission, str(error))
-        except pdu.PduError as error:
-            submission.result = SendResult(accepted=False, status="failed", error_code="INVALID_PDU",
-                                           error_detail=str(error), exchange=self._exchange(submission))
+        except (NotConnected, ConnectionLost, pdu.PduError) as error:
+            submission.result = self._not_written(submission, index, error)
+
+    def _not_written(self, submission: _Submission, index: int, error: Exception) -> SendResult:
+        """The result of a part whose submit_sm could not be written, or was lost while being written."""
+        if isinstance(error, NotConnected):
+            if index == 0:  # nothing reached the SMSC: safe to hand off again later
+                return SendResult(accepted=False, status="failed", retryable=True, error_code="NOT_BOUND",
+                                  error_detail=f"not bound to the SMSC: {error}", exchange=self._exchange(submission))
+            return self._partial_unknown(submission, index, f"not bound to the SMSC: {error}")
+        if isinstance(error, pdu.PduError):
+            return SendResult(accepted=False, status="failed", error_code="INVALID_PDU",
+                              error_detail=str(error), exchange=self._exchange(submission))
+        return self._unknown(submission, str(error))
 
     def _wait_response(self, submission: _Submission, index: int) -> pdu.Pdu | None:
         """A part's response; on timeout or a dropped connection set the result (unknown) and return None."""
