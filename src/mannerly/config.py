@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # answers at once, and the worker applies it (see docs/deploy.md). STOP-like keywords and
     # provider opt-out errors are applied inside the request in both modes.
     webhook_mode: Literal["inline", "queue"] = "inline"
+    # Plan a campaign with 20,000 or more recipients left in one worker pass, with a second process deciding
+    # while this one writes (needs 2 or more cores; see docs/campaigns.md). Off: a batch per pass, one process.
+    campaign_parallel_planning: bool = True
     # Python logging level name.
     log_level: str = "INFO"
     # "text" for people, "json" for log collectors: one object per line, phone numbers masked.

@@ -38,3 +38,22 @@ def test_planned_rows_carry_each_recipient_s_final_text_decision_and_request(run
         assert message.status == ("deferred" if message.send_at > START else "pending")
         assert recipients[message.contact_id] == message.id
         assert message.redacted is False and message.attempts == 0
+
+
+def test_planning_marks_queued_contacts_as_written_to_like_any_stored_message(runtime, shop):
+    """last_outbound_at is set for the contacts who get a message (not the excluded ones), so a segment on it
+    sees the campaign. The engine's caps and cold-contact rule read the messages themselves, not this column."""
+    from mannerly.models import Contact
+    from mannerly.segments.service import compiled_for, count_matching
+
+    campaign_id = new_campaign(runtime, shop)
+    launch(runtime, campaign_id)
+    result = plan(runtime, campaign_id, batch_size=3)
+    with runtime.session() as session:
+        touched = dict(session.execute(select(Contact.id, Contact.last_outbound_at)).all())
+        queued = set(session.scalars(select(CampaignRecipient.contact_id).where(CampaignRecipient.status == "queued")))
+        recently = compiled_for(session, shop.workspace_id,
+                                {"field": "last_outbound_at", "op": "within_days", "value": 1}, START)
+        assert count_matching(session, recently) == result.queued == 6
+    assert {contact_id for contact_id, moment in touched.items() if moment is not None} == queued
+    assert {touched[contact_id] for contact_id in queued} == {START}

@@ -679,8 +679,10 @@ class PlanResult:
     skipped: int = 0
     done: bool = False
     excluded: Counter[str] = field(default_factory=Counter)
-    # Wall-clock seconds per phase (select, gather, decide, slots, write, commit), for the benchmark.
+    # Wall-clock seconds per phase (select, gather, decide, slots, rows, write, commit), for the benchmark.
     seconds: Counter[str] = field(default_factory=Counter)
+    # Parallel planning: the worker process's peak memory (KiB, ru_maxrss); None when planned in one process.
+    worker_peak_kib: int | None = None
 
 
 def plan_campaign(sessions: sessionmaker[Session], settings: Settings, campaign_id: int, now: datetime, *,
@@ -710,54 +712,24 @@ def plan_batch(session: Session, context: CampaignContext, table: SlotTable, sta
     cursor = campaign.plan_cursor
     clock = time.perf_counter()
     rows, last_id = next_chunk(session, context.compiled, CONTACT_COLUMNS, after_id=cursor, chunk=batch_size)
+    result.seconds["select"] += time.perf_counter() - clock
     if last_id == cursor:
         _finish_planning(session, campaign, now)
         result.done = True
         return False
-    # Compare-and-set on the cursor: a second planner (or a restart racing an old one) plans nothing twice.
-    claimed = session.execute(
-        update(Campaign).where(Campaign.id == campaign.id, Campaign.plan_cursor == cursor,
-                               Campaign.status == "running")
-        .values(plan_cursor=last_id, updated_at=now).execution_options(synchronize_session=False)
-    ).rowcount
-    if claimed != 1:
-        session.rollback()
-        return False
-    ids = [row.id for row in rows]
-    already = set(session.scalars(select(CampaignRecipient.contact_id).where(
-        CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.contact_id.in_(ids)))) if ids else set()
-    fresh = [row for row in rows if row.id not in already]
-    result.skipped += len(rows) - len(fresh)
-    result.seconds["select"] += time.perf_counter() - clock
-    links = LinkBatch(base_url=context.base_url, workspace_id=campaign.workspace_id, campaign_id=campaign.id,
-                      now=now) if context.base_url else None
-    outcomes = evaluate(session, context, fresh, start, links, result.seconds) if fresh else []
-    clock = time.perf_counter()
-    slots = assign_slots(session, context, outcomes, table, start)
-    result.seconds["slots"] += time.perf_counter() - clock
-    clock = time.perf_counter()
-    queued = _write_batch(session, context, outcomes, slots, links, now)
-    rejected = len(outcomes) - queued
-    session.execute(update(Campaign).where(Campaign.id == campaign.id).values(
-        planned_count=Campaign.planned_count + queued,
-        next_slot_at=max(slots.values()) if slots else campaign.next_slot_at,
-    ).execution_options(synchronize_session=False))
-    result.seconds["write"] += time.perf_counter() - clock
-    clock = time.perf_counter()
-    session.commit()
-    result.seconds["commit"] += time.perf_counter() - clock
-    result.batches += 1
-    result.queued += queued
-    result.rejected += rejected
-    result.excluded.update(outcome.rule for outcome in outcomes if not outcome.eligible)
-    return True
+    prepared = prepare_batch(session, context, table, start, now, rows, cursor, last_id, result.seconds)
+    return write_prepared(session, campaign.id, prepared, now, result)
 
 
-# The outbox columns a campaign writes, in the order of the tuples _write_batch builds.
-MESSAGE_COLUMNS = ("id", "workspace_id", "contact_id", "conversation_id", "direction", "channel_id", "channel_kind",
+# The outbox columns a campaign writes, in the order of the tuples _write_batch builds: the id and the
+# conversation come from the writing transaction, the rest from prepare_batch (PreparedBatch.entries).
+MESSAGE_COLUMNS = ("id", "conversation_id", "workspace_id", "contact_id", "direction", "channel_id", "channel_kind",
                    "topic_id", "source", "body", "final_text", "decision", "request", "status", "send_at", "attempts",
                    "segments", "encoding", "redacted", "created_at", "updated_at")
 RECIPIENT_COLUMNS = ("workspace_id", "campaign_id", "contact_id", "message_id", "status", "reason", "created_at")
+# Short links: the message id comes from the writing transaction, the rest from prepare_batch.
+LINK_COLUMNS = ("message_id", "workspace_id", "code", "url", "contact_id", "campaign_id", "automation_id",
+                "click_count", "created_at")
 # Stands for the final text while the rest of a decision's JSON is built (NUL never occurs in a decision).
 FINAL_TEXT_MARKER = "\x00final_text\x00"
 
@@ -791,20 +763,43 @@ class StoredForm:
         return parts[1] + json.dumps(final_text) + parts[2]
 
 
-def _write_batch(session: Session, context: CampaignContext, outcomes: list[Outcome], slots: dict[int, datetime],
-                 links: LinkBatch | None, now: datetime) -> int:
-    """Insert the batch's outbox rows (with their decisions), recipients and short links; returns how many queued."""
+@dataclass
+class PreparedBatch:
+    """One batch decided, given throttle slots and turned into row values: all that writing it needs.
+
+    Plain values only (it travels between processes in parallel planning). `entries` holds one
+    (contact id, message values or None, excluding rule or None, short-link values) per contact:
+    the message values are MESSAGE_COLUMNS[2:] and the link values LINK_COLUMNS[1:], in stored form.
+    """
+
+    after_id: int  # the planning cursor this batch continues from
+    last_id: int  # the last contact id the segment query scanned: the cursor after this batch
+    entries: list[tuple[int, tuple[Any, ...] | None, str | None, tuple[tuple[Any, ...], ...]]]
+    next_slot_at: datetime | None
+
+
+def prepare_batch(session: Session, context: CampaignContext, table: SlotTable, start: datetime, now: datetime,
+                  rows: Sequence[Any], after_id: int, last_id: int, seconds: Counter[str]) -> PreparedBatch:
+    """Decide a batch of contact rows (as of `start`), give the eligible ones throttle slots, build their rows."""
     campaign = context.campaign
+    links = LinkBatch(base_url=context.base_url, workspace_id=campaign.workspace_id, campaign_id=campaign.id,
+                      now=now) if context.base_url else None
+    outcomes = evaluate(session, context, rows, start, links, seconds) if rows else []
+    clock = time.perf_counter()
+    slots = assign_slots(session, context, outcomes, table, start)
+    seconds["slots"] += time.perf_counter() - clock
+    clock = time.perf_counter()
     form = StoredForm(session)
     stored_now = form.moment(now)
-    eligible = [outcome for outcome in outcomes if outcome.eligible and outcome.row.id in slots]
-    conversations = _conversations(session, [outcome.row.id for outcome in eligible])
-    ids = reserve_ids(session, Message.__table__, len(eligible)) if eligible else []
     requests: dict[tuple[str | None, str | None], Any] = {}
-    message_rows = []
-    message_ids: dict[int, int] = {}
-    for outcome, message_id in zip(eligible, ids, strict=True):
-        decision, row, slot = outcome.decision, outcome.row, slots[outcome.row.id]
+    entries = []
+    for outcome in outcomes:
+        row = outcome.row
+        slot = slots.get(row.id) if outcome.eligible else None
+        if slot is None:
+            entries.append((row.id, None, outcome.rule or "rejected", ()))
+            continue
+        decision = outcome.decision
         channel = context.channel_for(decision.channel, row.country)
         whatsapp = _whatsapp_name(outcome.template)
         request = requests.get((whatsapp, outcome.language))
@@ -812,28 +807,99 @@ def _write_batch(session: Session, context: CampaignContext, outcomes: list[Outc
             request = requests[(whatsapp, outcome.language)] = form.json({
                 "channel": campaign.channel, "reply": False, "whatsapp_template": whatsapp,
                 "whatsapp_parameters": [], "language": outcome.language, "campaign_id": campaign.id})
-        message_rows.append((
-            message_id, campaign.workspace_id, row.id, conversations.get(row.id), "outbound",
-            channel.id if channel else None, decision.channel, context.topic.id, Source.CAMPAIGN.value, outcome.text,
-            outcome.final_text, form.decision(decision, outcome.final_text), request,
-            "deferred" if slot > now else "pending", form.moment(slot), 0, decision.segments, decision.encoding,
-            False, stored_now, stored_now,
-        ))
-        message_ids[row.id] = message_id
+        message = (
+            campaign.workspace_id, row.id, "outbound", channel.id if channel else None, decision.channel,
+            context.topic.id, Source.CAMPAIGN.value, outcome.text, outcome.final_text,
+            form.decision(decision, outcome.final_text), request, "deferred" if slot > now else "pending",
+            form.moment(slot), 0, decision.segments, decision.encoding, False, stored_now, stored_now,
+        )
+        link_values = tuple(
+            (link["workspace_id"], link["code"], link["url"], link["contact_id"], link["campaign_id"],
+             link["automation_id"], 0, stored_now)
+            for link in links.pending.get(row.id, ())) if links is not None else ()
+        entries.append((row.id, message, None, link_values))
+    seconds["rows"] += time.perf_counter() - clock
+    return PreparedBatch(after_id=after_id, last_id=last_id, entries=entries,
+                         next_slot_at=max(slots.values()) if slots else None)
+
+
+def write_prepared(session: Session, campaign_id: int, prepared: PreparedBatch, now: datetime,
+                   result: PlanResult) -> bool:
+    """Write a prepared batch and move the cursor past it, in one transaction; False when the cursor moved on.
+
+    The compare-and-set on the cursor makes a second planner (or a restart racing an old
+    one), or a pause or cancel in between, write nothing; contacts that already have a
+    recipient row of this campaign are left out.
+    """
+    clock = time.perf_counter()
+    claimed = session.execute(
+        update(Campaign).where(Campaign.id == campaign_id, Campaign.plan_cursor == prepared.after_id,
+                               Campaign.status == "running")
+        .values(plan_cursor=prepared.last_id, updated_at=now).execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        session.rollback()
+        return False
+    already = set(session.scalars(select(CampaignRecipient.contact_id).where(
+        CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.contact_id > prepared.after_id,
+        CampaignRecipient.contact_id <= prepared.last_id)))
+    entries = [entry for entry in prepared.entries if entry[0] not in already] if already else prepared.entries
+    result.skipped += len(prepared.entries) - len(entries)
+    campaign = session.get(Campaign, campaign_id)
+    queued = _write_batch(session, campaign, entries, prepared.after_id, prepared.last_id, now)
+    session.execute(update(Campaign).where(Campaign.id == campaign_id).values(
+        planned_count=Campaign.planned_count + queued,
+        next_slot_at=prepared.next_slot_at if prepared.next_slot_at is not None else Campaign.next_slot_at,
+    ).execution_options(synchronize_session=False))
+    result.seconds["write"] += time.perf_counter() - clock
+    clock = time.perf_counter()
+    session.commit()
+    result.seconds["commit"] += time.perf_counter() - clock
+    result.batches += 1
+    result.queued += queued
+    result.rejected += len(entries) - queued
+    result.excluded.update(entry[2] for entry in entries if entry[2] is not None)
+    return True
+
+
+def _write_batch(session: Session, campaign: Campaign, entries: list[tuple[Any, ...]], after_id: int, last_id: int,
+                 now: datetime) -> int:
+    """Insert the entries' outbox rows, recipients and short links, and mark their contacts as written to.
+
+    Returns how many messages were queued. Contacts get last_outbound_at = now like any stored
+    outbound message (segments such as "last_outbound_at older_than_days 30" must see the campaign).
+    """
+    form = StoredForm(session)
+    stored_now = form.moment(now)
+    queued = [entry for entry in entries if entry[1] is not None]
+    conversations = _conversations_between(session, after_id, last_id) if queued else {}
+    ids = reserve_ids(session, Message.__table__, len(queued)) if queued else []
+    message_ids = {entry[0]: message_id for entry, message_id in zip(queued, ids, strict=True)}
     # Ids reserved up front let one plain executemany write the rows (no RETURNING round trips), as tuples
     # through the table rather than the mapped class: the ORM's per-row bookkeeping is not needed.
-    insert_rows(session, Message.__table__, MESSAGE_COLUMNS, message_rows)
-    recipients = [(campaign.workspace_id, campaign.id, outcome.row.id, message_ids.get(outcome.row.id),
-                   "queued" if outcome.row.id in message_ids else "rejected",
-                   None if outcome.row.id in message_ids else outcome.rule, stored_now)
-                  for outcome in outcomes]
-    insert_rows(session, CampaignRecipient.__table__, RECIPIENT_COLUMNS, recipients)
-    if links is not None:
-        for outcome in outcomes:
-            if outcome.row.id not in message_ids:
-                links.forget(outcome.row.id)
-        links.insert(session, message_ids)
-    return len(message_ids)
+    insert_rows(session, Message.__table__, MESSAGE_COLUMNS,
+                [(message_id, conversations.get(entry[0])) + entry[1] for entry, message_id in zip(queued, ids)])
+    insert_rows(session, CampaignRecipient.__table__, RECIPIENT_COLUMNS, [
+        (campaign.workspace_id, campaign.id, entry[0], message_ids.get(entry[0]),
+         "rejected" if entry[1] is None else "queued", entry[2], stored_now) for entry in entries])
+    insert_rows(session, ShortLink.__table__, LINK_COLUMNS, [
+        (message_ids[entry[0]],) + link for entry in queued for link in entry[3]])
+    touch_last_outbound(session, [entry[0] for entry in queued], now)
+    return len(queued)
+
+
+def touch_last_outbound(session: Session, contact_ids: list[int], now: datetime) -> None:
+    """Set contacts' last_outbound_at to now (as storing any outbound message does)."""
+    if not contact_ids:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        stored = _sqlite_moment(now)
+        session.connection().exec_driver_sql("UPDATE contacts SET last_outbound_at = ? WHERE id = ?",
+                                             [(stored, contact_id) for contact_id in contact_ids])
+        return
+    for start in range(0, len(contact_ids), BATCH_SIZE):
+        session.execute(update(Contact).where(Contact.id.in_(contact_ids[start:start + BATCH_SIZE]))
+                        .values(last_outbound_at=now).execution_options(synchronize_session=False))
 
 
 def insert_rows(session: Session, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
@@ -899,14 +965,11 @@ def reserve_ids(session: Session, table: Any, count: int) -> list[int]:
     return list(range(largest + 1, largest + 1 + count))
 
 
-def _conversations(session: Session, contact_ids: list[int]) -> dict[int, int]:
-    """The existing conversation of each contact (campaigns open none: a million new threads would bury the inbox)."""
-    found: dict[int, int] = {}
-    for start in range(0, len(contact_ids), 500):
-        chunk = contact_ids[start:start + 500]
-        found.update(session.execute(select(Conversation.contact_id, Conversation.id)
-                                     .where(Conversation.contact_id.in_(chunk))).all())
-    return found
+def _conversations_between(session: Session, after_id: int, last_id: int) -> dict[int, int]:
+    """The existing conversation of each contact with an id in (after_id, last_id], one range read of the
+    unique contact index (campaigns open none: a million new threads would bury the inbox)."""
+    return dict(session.execute(select(Conversation.contact_id, Conversation.id).where(
+        Conversation.contact_id > after_id, Conversation.contact_id <= last_id)).all())
 
 
 def _finish_planning(session: Session, campaign: Campaign, now: datetime) -> None:
@@ -998,13 +1061,16 @@ def cancel_campaign(session: Session, campaign: Campaign, now: datetime) -> int:
 
 
 def plan_running_campaigns(sessions: sessionmaker[Session], settings: Settings, now: datetime, *,
-                           max_batches: int = 1) -> int:
-    """One worker pass: a few batches of every running campaign, and completion checks; returns batches planned."""
+                           max_batches: int = 1, batch_size: int = BATCH_SIZE) -> int:
+    """One worker pass: a few batches of every running campaign (all of a large one, in parallel when
+    possible: see campaigns.parallel), and completion checks; returns batches planned."""
     with sessions() as session:
         ids = list(session.scalars(select(Campaign.id).where(Campaign.status == "running").order_by(Campaign.id)))
+    from mannerly.campaigns.parallel import plan_pass  # it builds on this module
+
     planned = 0
     for campaign_id in ids:
-        result = plan_campaign(sessions, settings, campaign_id, now, max_batches=max_batches)
+        result = plan_pass(sessions, settings, campaign_id, now, max_batches=max_batches, batch_size=batch_size)
         planned += result.batches
         with sessions() as session:
             campaign = session.get(Campaign, campaign_id)

@@ -1,0 +1,179 @@
+"""Parallel campaign planning: a worker process decides, this process writes.
+
+Planning a large campaign is two kinds of work of about the same size: reading contacts and
+deciding, rendering and pacing their messages (pure Python), and inserting the outbox rows
+(the database). On a machine with two or more cores, plan_in_parallel starts one worker
+process (multiprocessing "spawn") that reads the segment batch by batch from the planning
+cursor on, and sends each batch back as a PreparedBatch of plain tuples; this process writes
+each batch in its own transaction while the worker already prepares the next one.
+
+Each write moves the campaign's planning cursor with a compare-and-set in the same
+transaction as the rows (service.write_prepared), exactly as the single-process planner
+does: a restart resumes after the last written batch, and a pause, a cancel or a second
+planner stops the writing at the next batch. Every message still goes through the engine
+(in the worker), and the dispatcher decides it again when it falls due.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import time
+import traceback
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mannerly.campaigns.service import (
+    BATCH_SIZE,
+    CONTACT_COLUMNS,
+    PlanResult,
+    _finish_planning,
+    load_context,
+    plan_campaign,
+    prepare_batch,
+    slot_table_for,
+    start_of,
+    write_prepared,
+)
+from mannerly.config import Settings
+from mannerly.models import Campaign, Contact, Segment
+from mannerly.segments.service import compiled_for, next_chunk
+
+# Campaigns with at least this many recipients left are planned in parallel, in one pass of the worker.
+PARALLEL_MIN_RECIPIENTS = 20_000
+# How long the writer waits for the planning process to send its next batch before giving up on it.
+WORKER_SILENCE_SECONDS = 600
+
+
+class PlanningWorkerError(RuntimeError):
+    """The planning process failed or went away; what was written so far stays, the cursor says where."""
+
+
+def parallel_possible(settings: Settings) -> bool:
+    """True when the setting allows parallel planning, there are two cores, and the database is not in memory."""
+    if not settings.campaign_parallel_planning:
+        return False
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    if cores < 2:
+        return False
+    url = settings.database_url
+    return not (url.startswith("sqlite") and (":memory:" in url or url.rstrip("/").endswith("sqlite:")))
+
+
+def recipients_left_at_least(sessions: sessionmaker[Session], campaign_id: int, now: datetime, count: int) -> bool:
+    """True when the campaign's segment has at least `count` contacts after the planning cursor (reads at most that many)."""
+    with sessions() as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None or campaign.status != "running" or campaign.planning_done:
+            return False
+        segment = session.get(Segment, campaign.segment_id) if campaign.segment_id else None
+        if segment is None:
+            return False
+        compiled = compiled_for(session, campaign.workspace_id, segment.filter or {}, now)
+        # SQL candidates only: a filter with Python checks (birthdays) may select fewer in the end.
+        ids = select(Contact.id).where(compiled.where, Contact.id > campaign.plan_cursor).limit(count).subquery()
+        return int(session.scalar(select(func.count()).select_from(ids)) or 0) >= count
+
+
+def plan_pass(sessions: sessionmaker[Session], settings: Settings, campaign_id: int, now: datetime, *,
+              max_batches: int = 1, batch_size: int = BATCH_SIZE) -> PlanResult:
+    """One worker pass over a campaign: all of it in parallel when large enough, else max_batches in this process."""
+    if parallel_possible(settings) and recipients_left_at_least(sessions, campaign_id, now, PARALLEL_MIN_RECIPIENTS):
+        return plan_in_parallel(sessions, settings, campaign_id, now, batch_size=batch_size)
+    return plan_campaign(sessions, settings, campaign_id, now, max_batches=max_batches, batch_size=batch_size)
+
+
+def plan_in_parallel(sessions: sessionmaker[Session], settings: Settings, campaign_id: int, now: datetime, *,
+                     batch_size: int = BATCH_SIZE) -> PlanResult:
+    """Plan the rest of a running campaign: a spawned process prepares the batches, this one writes them."""
+    result = PlanResult()
+    with sessions() as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None or campaign.status != "running" or campaign.planning_done:
+            return result
+        cursor = campaign.plan_cursor
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    worker = context.Process(target=prepare_batches, args=(settings, campaign_id, now, cursor, batch_size, sender),
+                             name=f"mannerly-plan-{campaign_id}", daemon=True)
+    worker.start()
+    sender.close()  # only the worker writes: its exit ends the pipe
+    try:
+        with sessions() as session:
+            while True:
+                clock = time.perf_counter()
+                if not receiver.poll(WORKER_SILENCE_SECONDS):
+                    raise PlanningWorkerError(f"the planning process sent nothing for {WORKER_SILENCE_SECONDS} s")
+                try:
+                    kind, payload = receiver.recv()
+                except EOFError as error:
+                    raise PlanningWorkerError(f"the planning process ended early (exit code {worker.exitcode})") \
+                        from error
+                result.seconds["wait"] += time.perf_counter() - clock
+                if kind == "error":
+                    raise PlanningWorkerError(f"the planning process failed:\n{payload}")
+                if kind == "done":
+                    result.seconds.update({f"worker.{phase}": value for phase, value in payload["seconds"].items()})
+                    result.worker_peak_kib = payload["peak_kib"]
+                    campaign = session.get(Campaign, campaign_id)
+                    session.refresh(campaign)
+                    if campaign.status == "running" and campaign.plan_cursor == payload["cursor"]:
+                        _finish_planning(session, campaign, now)
+                        result.done = True
+                    return result
+                if not write_prepared(session, campaign_id, payload, now, result):
+                    return result  # paused, cancelled, or another planner moved the cursor: stop here
+    finally:
+        receiver.close()
+        if worker.is_alive():
+            worker.terminate()
+        worker.join()
+
+
+def prepare_batches(settings: Settings, campaign_id: int, now: datetime, cursor: int, batch_size: int,
+                    sender) -> None:
+    """The planning process: prepare every batch after `cursor` and send each one, then ("done", …)."""
+    from mannerly.db import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    try:
+        sessions = make_sessionmaker(engine)
+        seconds: Counter[str] = Counter()
+        with sessions() as session:
+            campaign = session.get(Campaign, campaign_id)
+            context = load_context(session, settings, campaign, now)
+            table = slot_table_for(session, campaign)
+            start = start_of(campaign, now)
+            session.commit()  # ends the read transaction (objects stay loaded: expire_on_commit is off)
+            while True:
+                clock = time.perf_counter()
+                rows, last_id = next_chunk(session, context.compiled, CONTACT_COLUMNS, after_id=cursor,
+                                           chunk=batch_size)
+                seconds["select"] += time.perf_counter() - clock
+                if last_id == cursor:
+                    break
+                prepared = prepare_batch(session, context, table, start, now, rows, cursor, last_id, seconds)
+                session.commit()
+                clock = time.perf_counter()
+                sender.send(("batch", prepared))
+                seconds["send"] += time.perf_counter() - clock
+                cursor = last_id
+        sender.send(("done", {"cursor": cursor, "seconds": dict(seconds),
+                              "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    except BrokenPipeError:
+        pass  # the writer stopped (pause, cancel, another planner): nothing left to do
+    except BaseException:  # noqa: BLE001 - the writer reports it
+        try:
+            sender.send(("error", traceback.format_exc()))
+        except (BrokenPipeError, OSError):
+            pass
+    finally:
+        sender.close()
+        engine.dispose()

@@ -1,0 +1,175 @@
+"""Parallel planning: a spawned process decides, the caller writes; same rows as one process, never twice."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from mannerly.campaigns import parallel, service
+from mannerly.models import Campaign, CampaignRecipient, Contact, Message, ShortLink
+from tests.campaigns.helpers import START, Person, make_shop
+from tests.campaigns.test_campaigns import launch, new_campaign
+
+LANGUAGES = (("+8210600", "ko"), ("+62812600", "id"), ("+3069600", "el"))
+
+
+def people(count: int) -> list[Person]:
+    """Contacts in three countries; every seventh has not opted in, every eleventh opted out of everything."""
+    made = []
+    for index in range(count):
+        prefix, language = LANGUAGES[index % 3]
+        made.append(Person(f"{prefix}{index:05d}", language, f"P{index % 4}", opted_in=index % 7 != 3,
+                           global_opt_out=index % 11 == 5))
+    return made
+
+
+def planned(runtime, campaign_id: int) -> dict[str, tuple]:
+    """Per phone: recipient status and reason, and the message's status, send time, texts and decision."""
+    code = re.compile(r"/l/[A-Za-z0-9_-]{10}")
+    with runtime.session() as session:
+        rows = session.execute(
+            select(Contact.phone, CampaignRecipient.status, CampaignRecipient.reason, Message.status, Message.send_at,
+                   Message.body, Message.final_text, Message.decision, Message.segments, Message.channel_kind)
+            .join(Contact, Contact.id == CampaignRecipient.contact_id)
+            .outerjoin(Message, Message.id == CampaignRecipient.message_id)
+            .where(CampaignRecipient.campaign_id == campaign_id)).all()
+    found = {}
+    for phone, status, reason, message_status, send_at, body, final_text, decision, segments, kind in rows:
+        assert phone not in found  # one recipient row per contact
+        if decision is not None:
+            decision = {**decision, "final_text": code.sub("/l/<code>", decision["final_text"])}
+        found[phone] = (status, reason, message_status, send_at, code.sub("/l/<code>", body or ""),
+                        code.sub("/l/<code>", final_text or ""), decision, segments, kind)
+    return found
+
+
+def recipients_per_contact(runtime, campaign_id: int) -> Counter[int]:
+    """How many recipient rows and campaign messages each contact has."""
+    with runtime.session() as session:
+        recipients = Counter(session.scalars(select(CampaignRecipient.contact_id)
+                                             .where(CampaignRecipient.campaign_id == campaign_id)))
+        messages = Counter(session.scalars(select(Message.contact_id)
+                                           .where(Message.id.in_(service.campaign_messages(campaign_id)))))
+    assert set(messages.values()) <= {1}
+    return recipients
+
+
+def test_parallel_planning_writes_what_one_process_writes(runtime):
+    group = people(40)
+    one = make_shop(runtime, group, name="One process")
+    two = make_shop(runtime, group, name="Two processes")
+    alone = new_campaign(runtime, one, throttle_per_minute=7)
+    split = new_campaign(runtime, two, throttle_per_minute=7)
+    launch(runtime, alone)
+    launch(runtime, split)
+    single = service.plan_campaign(runtime.sessionmaker, runtime.settings, alone, START, batch_size=6)
+    both = parallel.plan_in_parallel(runtime.sessionmaker, runtime.settings, split, START, batch_size=6)
+    assert both.done and single.done and both.batches == single.batches == 7
+    assert (both.queued, both.rejected, both.excluded) == (single.queued, single.rejected, single.excluded)
+    assert set(both.excluded) == {"consent", "opt_out"} and both.worker_peak_kib > 0
+    expected, got = planned(runtime, alone), planned(runtime, split)
+    assert len(got) == 40 and got == expected
+    # Slots continue across batches and the throttle holds (7 a minute) in both.
+    sends = sorted(value[3] for value in got.values() if value[3] is not None)
+    assert sends[0] == START and len(sends) == single.queued
+    with runtime.session() as session:
+        links = session.scalar(select(func.count()).select_from(ShortLink).where(ShortLink.campaign_id == split))
+        campaign = session.get(Campaign, split)
+        assert links == both.queued and campaign.planning_done and campaign.planned_count == both.queued
+        assert campaign.plan_cursor == max(two.contact_ids)
+
+
+def test_an_interrupted_parallel_plan_resumes_after_the_last_written_batch_and_never_writes_twice(runtime, monkeypatch):
+    shop = make_shop(runtime, people(30))
+    campaign_id = new_campaign(runtime, shop, throttle_per_minute=100)
+    launch(runtime, campaign_id)
+    real_write = service._write_batch
+    calls = {"count": 0}
+
+    def crash_on_third_batch(*args, **kwargs):
+        """The writing process dies while writing the third batch."""
+        calls["count"] += 1
+        if calls["count"] == 3:
+            raise RuntimeError("killed")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_write_batch", crash_on_third_batch)
+    with pytest.raises(RuntimeError):
+        parallel.plan_in_parallel(runtime.sessionmaker, runtime.settings, campaign_id, START, batch_size=5)
+    monkeypatch.setattr(service, "_write_batch", real_write)
+    with runtime.session() as session:
+        assert session.get(Campaign, campaign_id).plan_cursor == shop.contact_ids[9]  # two batches written
+        assert session.scalar(select(func.count()).select_from(CampaignRecipient)) == 10
+    result = parallel.plan_in_parallel(runtime.sessionmaker, runtime.settings, campaign_id, START, batch_size=5)
+    assert result.done and result.batches == 4 and result.skipped == 0
+    assert parallel.plan_in_parallel(runtime.sessionmaker, runtime.settings, campaign_id, START).batches == 0
+    recipients = recipients_per_contact(runtime, campaign_id)
+    assert sorted(recipients) == sorted(shop.contact_ids) and set(recipients.values()) == {1}
+
+
+def test_a_pause_stops_parallel_planning_at_the_next_batch_and_resume_finishes_it(runtime, monkeypatch):
+    shop = make_shop(runtime, people(24))
+    campaign_id = new_campaign(runtime, shop, throttle_per_minute=100)
+    launch(runtime, campaign_id)
+    real_write = parallel.write_prepared
+    calls = {"count": 0}
+
+    def pause_after_first_batch(*args, **kwargs):
+        """Someone pauses the campaign right after the first batch is written."""
+        written = real_write(*args, **kwargs)
+        calls["count"] += 1
+        if calls["count"] == 1:
+            with runtime.session() as session:
+                service.pause_campaign(session, session.get(Campaign, campaign_id), START)
+                session.commit()
+        return written
+
+    monkeypatch.setattr(parallel, "write_prepared", pause_after_first_batch)
+    result = parallel.plan_in_parallel(runtime.sessionmaker, runtime.settings, campaign_id, START, batch_size=8)
+    assert result.batches == 1 and not result.done
+    assert sum(recipients_per_contact(runtime, campaign_id).values()) == 8
+    monkeypatch.setattr(parallel, "write_prepared", real_write)
+    with runtime.session() as session:
+        assert session.get(Campaign, campaign_id).status == "paused"
+        service.resume_campaign(session, session.get(Campaign, campaign_id), START + timedelta(minutes=5))
+        session.commit()
+    result = parallel.plan_in_parallel(runtime.sessionmaker, runtime.settings, campaign_id, START, batch_size=8)
+    assert result.done and result.batches == 2
+    recipients = recipients_per_contact(runtime, campaign_id)
+    assert sorted(recipients) == sorted(shop.contact_ids) and set(recipients.values()) == {1}
+
+
+def test_the_worker_plans_a_large_campaign_in_one_parallel_pass_and_a_small_one_batch_by_batch(runtime, monkeypatch):
+    shop = make_shop(runtime, people(17))
+    campaign_id = new_campaign(runtime, shop, throttle_per_minute=100)
+    launch(runtime, campaign_id)
+    # 17 recipients left is "small" below a threshold of 18: one batch per pass, in this process.
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_RECIPIENTS", 18)
+    assert service.plan_running_campaigns(runtime.sessionmaker, runtime.settings, START, batch_size=5) == 1
+    # With the setting off, never in parallel, whatever the size.
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_RECIPIENTS", 2)
+    off = runtime.settings.model_copy(update={"campaign_parallel_planning": False})
+    assert not parallel.parallel_possible(off)
+    assert service.plan_running_campaigns(runtime.sessionmaker, off, START, batch_size=5) == 1
+    # 2 or more left (seven here): the rest in one pass, in parallel.
+    calls = []
+    real = parallel.plan_in_parallel
+    monkeypatch.setattr(parallel, "plan_in_parallel", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    assert service.plan_running_campaigns(runtime.sessionmaker, runtime.settings, START, batch_size=5) == 2
+    assert calls == [1]
+    with runtime.session() as session:
+        assert session.get(Campaign, campaign_id).planning_done
+    assert sum(recipients_per_contact(runtime, campaign_id).values()) == 17
+
+
+def test_parallel_planning_needs_two_cores_and_a_database_file(settings, monkeypatch):
+    assert parallel.parallel_possible(settings) == (len(__import__("os").sched_getaffinity(0)) >= 2)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda _pid: {0, 1})
+    assert parallel.parallel_possible(settings)
+    assert not parallel.parallel_possible(settings.model_copy(update={"database_url": "sqlite:///:memory:"}))
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda _pid: {0})
+    assert not parallel.parallel_possible(settings)
