@@ -34,6 +34,7 @@ import os
 import platform
 import pstats
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -143,12 +144,24 @@ def count_by_status(runtime: Runtime) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
-def run_dispatch(runtime: Runtime, messages: int, profile: bool, deliver_timeout: float) -> dict:
+def process_cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds (user + system, all threads) used so far by this process, or by another one through /proc."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_dispatch(runtime: Runtime, messages: int, profile: bool, deliver_timeout: float,
+                 simulator_pid: int | None = None) -> dict:
     """Run dispatcher passes until nothing is pending/sending, then until every receipt is stored."""
     dispatcher = Dispatcher(runtime, "bench")
     spent = time_phases(dispatcher)
     profiler = cProfile.Profile() if profile else None
     passes = 0
+    cpu_before = process_cpu_seconds()
+    simulator_before = process_cpu_seconds(simulator_pid) if simulator_pid else None
     started = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -160,6 +173,8 @@ def run_dispatch(runtime: Runtime, messages: int, profile: bool, deliver_timeout
             if not counts.get("pending") and not counts.get("sending") and not counts.get("deferred"):
                 break
     dispatched = time.perf_counter() - started
+    cpu = process_cpu_seconds() - cpu_before
+    simulator_cpu = process_cpu_seconds(simulator_pid) - simulator_before if simulator_pid else None
     spent = dict(spent)  # freeze the dispatch-phase figures before the receipt passes add to them
     if profiler:
         profiler.disable()
@@ -179,6 +194,10 @@ def run_dispatch(runtime: Runtime, messages: int, profile: bool, deliver_timeout
         "final_statuses": count_by_status(runtime),
         # Wall time per message in each step of the dispatch phase (receipt passes after it excluded).
         "us_per_message": {phase: round(seconds / messages * 1e6, 1) for phase, seconds in spent.items()},
+        # CPU time (all threads) per message during the dispatch phase: this process, and the simulator's.
+        "cpu_us_per_message": {"dispatcher_process": round(cpu / messages * 1e6, 1),
+                               "simulator_process": round(simulator_cpu / messages * 1e6, 1)
+                               if simulator_cpu is not None else None},
     }
     if profiler:
         result["profile"] = profile_summary(profiler, messages)
@@ -289,7 +308,8 @@ def main() -> None:
                             log_level="WARNING")
         runtime = Runtime.create(settings, migrate=True)
         queue_seconds = prepare(runtime, host, port, args.messages, args.window)
-        dispatch = run_dispatch(runtime, args.messages, args.profile, deliver_timeout=30 + args.messages / 500)
+        dispatch = run_dispatch(runtime, args.messages, args.profile, deliver_timeout=30 + args.messages / 500,
+                                simulator_pid=simulator.pid)
         runtime.close()
         runtime = None
         raw = run_raw(host, port, args.raw, args.window)
@@ -321,6 +341,9 @@ def main() -> None:
           f"all receipts stored after {dispatch['until_all_delivered_seconds']} s")
     print(f"  final statuses: {dispatch['final_statuses']}")
     print("  wall time per message: " + ", ".join(f"{phase} {us} us" for phase, us in dispatch["us_per_message"].items()))
+    cpu = dispatch["cpu_us_per_message"]
+    print(f"  CPU time per message: this process {cpu['dispatcher_process']} us, "
+          f"smsc-sim {cpu['simulator_process']} us")
     print(f"Same simulator, no dispatcher ({raw['messages']} each): raw submit_sm loop "
           f"{raw['raw_submit_sm_loop_per_second']}/s, adapter.send loop {raw['adapter_send_loop_per_second']}/s, "
           f"adapter.send_many (window {args.window}) {raw['adapter_send_many_per_second']}/s")

@@ -147,3 +147,48 @@ def test_gsm_encode_rejects_non_gsm_text():
 def test_gsm_decode_reverses_encode():
     text = "Hello @ 10€ {x} ~ ß\nÅå"
     assert gsm_decode(gsm_encode(text)) == text
+
+
+def _table_decode(data: bytes) -> str:
+    """GSM 03.38 decoding by the tables alone, one septet at a time (the reference for the ASCII fast path)."""
+    from mannerly.kit.sms import BASIC_CODES, EXTENSION_CODES
+
+    basic = {code: char for char, code in BASIC_CODES.items()}
+    extension = {code: char for char, code in EXTENSION_CODES.items()}
+    chars, index = [], 0
+    while index < len(data):
+        code = data[index] & 0x7F
+        if code == 0x1B and index + 1 < len(data):
+            following = data[index + 1] & 0x7F
+            chars.append(extension.get(following, basic.get(following, " ")))
+            index += 2
+            continue
+        chars.append(basic.get(code, " "))
+        index += 1
+    return "".join(chars)
+
+
+def test_gsm_decode_of_every_septet_agrees_with_the_tables():
+    """Each byte alone and inside plain text decodes as the tables say (the ASCII fast path never mistranslates)."""
+    for byte in range(256):
+        for data in (bytes([byte]), b"id:12 stat:" + bytes([byte]) + b" err:000", bytes([0x1B, byte])):
+            assert gsm_decode(data) == _table_decode(data), data
+
+
+def test_gsm_encode_of_ascii_agrees_with_the_tables():
+    """Every GSM-encodable ASCII character encodes to its table code, alone and among plain letters."""
+    from mannerly.kit.sms import BASIC_CODES, EXTENSION_CODES
+
+    for code in range(128):
+        char = chr(code)
+        if char in BASIC_CODES:
+            expected = bytes([BASIC_CODES[char]])
+        elif char in EXTENSION_CODES:
+            expected = bytes([0x1B, EXTENSION_CODES[char]])
+        else:
+            with pytest.raises(NotGsmEncodableError):
+                gsm_encode("ok " + char)
+            continue
+        assert gsm_encode(char) == expected, char
+        assert gsm_encode("Order 12" + char + "x") == b"Order 12" + expected + b"x", char
+        assert gsm_decode(gsm_encode("Order 12" + char + "x")) == "Order 12" + char + "x"

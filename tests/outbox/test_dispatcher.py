@@ -145,6 +145,32 @@ def test_claimed_rows_are_not_claimed_again_while_leased(runtime, setup):
     assert second.claim_due() == []
 
 
+def test_claim_is_one_statement_that_leases_the_oldest_due_rows(runtime, setup, monkeypatch):
+    """The claim picks and leases in a single UPDATE … RETURNING, oldest due first, at most a batch, never a leased row."""
+    from sqlalchemy import event
+
+    _, workspace_id = setup
+    ids = [queue(runtime, workspace_id, text=f"Your order {n} has shipped.", to=f"+8210234567{n:02d}")
+           for n in range(5)]
+    monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(update={"dispatch_batch_size": 3}))
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        """Keep each SQL statement sent to the database."""
+        statements.append(statement)
+
+    engine = runtime.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        first = Dispatcher(runtime, "a").claim_due()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert first == ids[:3]
+    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("UPDATE")
+    assert Dispatcher(runtime, "b").claim_due() == ids[3:]
+    assert Dispatcher(runtime, "c").claim_due() == []
+
+
 def test_a_claim_that_ran_out_and_was_taken_over_is_not_handed_off_twice(runtime, setup, clock, monkeypatch):
     """A slow worker whose lease expired while it decided the batch must not hand it off after the new owner did."""
     provider, workspace_id = setup

@@ -269,8 +269,16 @@ def first_irreplaceable_char(text: str) -> str | None:
     return None
 
 
+# ASCII bytes whose GSM 03.38 basic code is the same number ("@", "$", "_", "[" ... are not).
+_SAME_AS_ASCII = bytes(sorted(code for char, code in BASIC_CODES.items() if char.isascii() and ord(char) == code))
+
+
 def gsm_encode(text: str) -> bytes:
     """Unpacked GSM-7 septets, one byte each, extension characters as 0x1B + code."""
+    if text.isascii():
+        data = text.encode("ascii")
+        if not data.translate(None, _SAME_AS_ASCII):
+            return data  # every character's septet is its ASCII code: no lookup per character
     missing = tuple(char for char, _ in non_gsm_characters(text))
     if missing:
         raise NotGsmEncodableError(missing)
@@ -290,6 +298,8 @@ _EXTENSION_CHARS_BY_CODE = {code: char for char, code in EXTENSION_CODES.items()
 
 def gsm_decode(data: bytes) -> str:
     """Text from unpacked GSM-7 septets; an unknown escape code reads as its basic character."""
+    if not data.translate(None, _SAME_AS_ASCII):
+        return data.decode("ascii")  # every septet is the ASCII code of its character (receipts, most texts)
     chars: list[str] = []
     index = 0
     while index < len(data):

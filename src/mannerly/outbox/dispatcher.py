@@ -330,13 +330,11 @@ class Dispatcher:
             )
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
-            ids = list(session.scalars(due))
-            if not ids:
-                return []
+            # One statement: pick and lease together (no round trip between the SELECT and the UPDATE).
             claimed = session.scalars(
                 update(Message)
                 .where(
-                    Message.id.in_(ids),
+                    Message.id.in_(due),
                     Message.status.in_(DUE_STATUSES),
                     or_(Message.lease_until.is_(None), Message.lease_until < now),
                 )

@@ -297,3 +297,63 @@ def test_send_many_with_throttled_answers_in_the_batch(smsc, adapter_for):
     assert len(refused) == 5 and all(r.retryable and r.error_code == "ESME_RTHROTTLED" for r in refused)
     for phone, result in accepted:
         assert simulator.messages[result.provider_message_id].destination_addr == phone.lstrip("+")
+
+
+def test_deliver_sm_of_one_read_are_answered_in_one_write():
+    """Several deliver_sm read at once are each handed to on_deliver, then answered together in one write, in order."""
+    from mannerly.channels.smpp.esme import EsmeClient, EsmeSettings
+
+    delivered: list[int] = []
+    client = EsmeClient(EsmeSettings(host="127.0.0.1", port=1, system_id="acme"),
+                        on_deliver=lambda message: delivered.append(message.sequence_number))
+    ours, smsc_end = socket.socketpair()
+    writes: list[bytes] = []
+    write = client._write
+
+    def recording_write(data: bytes) -> None:
+        """Keep what is written, then write it."""
+        writes.append(data)
+        write(data)
+
+    client._write = recording_write
+    client._socket = ours
+    receipts = [pdu.Pdu(pdu.DELIVER_SM, sequence, params=pdu.short_message_params(
+        source_addr="821023456789", destination_addr="ACME", short_message=b"id:1 stat:DELIVRD",
+        esm_class=pdu.ESM_CLASS_DELIVERY_RECEIPT)) for sequence in (11, 12, 13, 14)]
+    # Written before the reader starts, so its first read holds all four.
+    smsc_end.sendall(b"".join(pdu.encode(receipt) for receipt in receipts)
+                     + pdu.encode(pdu.Pdu(pdu.UNBIND, 15)))
+    client._read_loop(ours)
+    assert delivered == [11, 12, 13, 14]
+    # The four deliver_sm_resp and the unbind_resp in one write, in the SMSC's order.
+    assert len(writes) == 1
+    answers = [pdu.decode(frame) for frame in pdu.split_frames(bytearray(writes[0]))]
+    assert [(answer.command_id, answer.sequence_number) for answer in answers] == [
+        (pdu.DELIVER_SM_RESP, 11), (pdu.DELIVER_SM_RESP, 12), (pdu.DELIVER_SM_RESP, 13), (pdu.DELIVER_SM_RESP, 14),
+        (pdu.UNBIND_RESP, 15)]
+    smsc_end.close()
+
+
+def test_simulator_sends_receipts_due_together_in_one_write(smsc, adapter_for):
+    """Receipts that fall due in one loop iteration leave in one write, and every one arrives and matches."""
+    simulator = smsc(receipt_delay_ms=30)
+    adapter = adapter_for(simulator, window=10)
+    session = next(iter(simulator.sessions))
+    writes: list[int] = []
+    write = session.write
+
+    def counting_write(data: bytes) -> None:
+        """Count the deliver_sm in each write of the session."""
+        frames = [pdu.decode(frame) for frame in pdu.split_frames(bytearray(data))]
+        writes.append(sum(1 for frame in frames if frame.command_id == pdu.DELIVER_SM))
+        write(data)
+
+    session.write = counting_write
+    phones = [f"+8210234567{n:02d}" for n in range(10)]
+    results = adapter.send_many([outbound(n, f"Order {n} shipped", to=phone) for n, phone in enumerate(phones)])
+    assert all(result.accepted for result in results)
+    updates = collect_updates(adapter, 10)
+    assert sorted(update.provider_message_id for update in updates) == sorted(r.provider_message_id for r in results)
+    receipt_writes = [count for count in writes if count]
+    assert sum(receipt_writes) == 10
+    assert len(receipt_writes) < 10  # batched: several receipts per write

@@ -14,6 +14,7 @@ from mannerly.channels.smpp.shortmessage import (
     Concatenation,
     decode_text,
     encode_parts,
+    encode_text,
     id_keys,
     parse_receipt_text,
     split_user_data,
@@ -203,3 +204,15 @@ def test_tracker_learns_how_the_smsc_writes_receipt_ids():
     assert tracker.votes["hex"] == 1
     assert tracker.resolve("10", StatusUpdate("10", "delivered")).provider_message_id == "a"
     assert tracker.resolve("16", StatusUpdate("16", "delivered")).provider_message_id == "10"
+
+
+@pytest.mark.parametrize("text", ["", "Your order 17 has shipped.", "Price: 5€ {promo} @home_", "x" * 160, "€" * 80,
+                                  "주문 4번이 발송되었습니다.", "😀" * 35, "가" * 70, "Η παραγγελία 2 στάλθηκε."])
+def test_one_segment_texts_are_one_part_as_split_segments_says(text):
+    """A text that fits one segment is one part with the same octets and coding as the splitting path gives."""
+    parts = encode_parts(text, reference=7)
+    assert split_segments(text) == [text]
+    assert len(parts) == 1 and parts[0].esm_class == 0 and parts[0].text == text
+    octets, data_coding = encode_text(text)
+    assert (parts[0].short_message, parts[0].data_coding) == (octets, data_coding)
+    assert decode_text(parts[0].short_message, parts[0].data_coding) == text

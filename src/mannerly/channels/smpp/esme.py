@@ -396,13 +396,17 @@ class EsmeClient:
             self._last_activity = time.monotonic()
             buffer += chunk
             responses: list[pdu.Pdu] = []
+            # Our answers to the SMSC's requests of this read (deliver_sm_resp ...), written together.
+            answers: list[pdu.Pdu] = []
             for frame in pdu.split_frames(buffer):
                 try:
                     message = pdu.decode(frame)
                 except pdu.PduError as error:
                     # Well framed but malformed: refuse this PDU and keep the session (dropping it would
                     # lose the answers to our pending submits, and the SMSC would resend the same PDU).
-                    self._refuse_malformed(frame, error)
+                    refusal = self._refusal(frame, error)
+                    if refusal is not None:
+                        answers.append(refusal)
                     continue
                 if message.is_response:
                     responses.append(message)
@@ -410,10 +414,16 @@ class EsmeClient:
                 # Answers that came before this request are handed over first, keeping the SMSC's order.
                 self._resolve(responses)
                 responses = []
-                self._handle(message)
-                if self._socket is not sock:  # an unbind (or a failed write) ended the session
+                answers.append(self._answer_to(message))
+                if message.command_id == pdu.UNBIND:
+                    self._answer(answers)
+                    self._drop_connection("the SMSC unbound")
                     return
             self._resolve(responses)
+            # Every deliver_sm of this read was handled before its deliver_sm_resp leaves, all in one write.
+            self._answer(answers)
+            if self._socket is not sock:  # a failed write ended the session
+                return
 
     def _keep_alive(self) -> None:
         """Send enquire_link when the line has been idle; drop a connection whose enquire_link went unanswered."""
@@ -431,11 +441,8 @@ class EsmeClient:
             except OSError as error:
                 self._drop_connection(f"enquire_link write failed: {error}")
 
-    def _handle(self, message: pdu.Pdu) -> None:
-        """Route one incoming PDU: responses to their waiters, requests answered."""
-        if message.is_response:
-            self._resolve([message])
-            return
+    def _answer_to(self, message: pdu.Pdu) -> pdu.Pdu:
+        """The response to one of the SMSC's requests; a deliver_sm is handed to on_deliver first."""
         if message.command_id == pdu.DELIVER_SM:
             status = pdu.ESME_ROK
             try:
@@ -445,14 +452,10 @@ class EsmeClient:
                 log.exception("handling a deliver_sm failed")
                 # Not ESME_ROK: that would tell the SMSC the message was taken while it was lost.
                 status = pdu.ESME_RX_T_APPN
-            self._answer(pdu.response_to(message, status))
-        elif message.command_id == pdu.ENQUIRE_LINK:
-            self._answer(pdu.response_to(message))
-        elif message.command_id == pdu.UNBIND:
-            self._answer(pdu.response_to(message))
-            self._drop_connection("the SMSC unbound")
-        else:
-            self._answer(pdu.generic_nack(message.sequence_number, pdu.ESME_RINVCMDID))
+            return pdu.response_to(message, status)
+        if message.command_id in (pdu.ENQUIRE_LINK, pdu.UNBIND):
+            return pdu.response_to(message)
+        return pdu.generic_nack(message.sequence_number, pdu.ESME_RINVCMDID)
 
     def _resolve(self, responses: list[pdu.Pdu]) -> None:
         """Hand responses to their waiters, all of one read under one lock round (frees their window slots)."""
@@ -467,24 +470,24 @@ class EsmeClient:
             if pending is not None:
                 pending.resolve(response)
 
-    def _refuse_malformed(self, frame: bytes, error: pdu.PduError) -> None:
-        """Answer a PDU whose body does not decode: deliver_sm_resp with a permanent error for a deliver_sm
-        (the SMSC stops redelivering it), generic_nack for other requests; a malformed response is left
-        to time out, so that message's outcome becomes "unknown" rather than guessed."""
+    def _refusal(self, frame: bytes, error: pdu.PduError) -> pdu.Pdu | None:
+        """The answer to a PDU whose body does not decode: deliver_sm_resp with a permanent error for a
+        deliver_sm (the SMSC stops redelivering it), generic_nack for other requests; None for a malformed
+        response, which is left to time out, so that message's outcome becomes "unknown" rather than guessed."""
         _length, command_id, _status, sequence_number = pdu.HEADER.unpack_from(frame)
         log.warning("malformed %s PDU refused: %s", pdu.COMMAND_NAMES.get(command_id, hex(command_id)), error)
         if command_id & pdu.RESPONSE_BIT:
-            return
+            return None
         if command_id == pdu.DELIVER_SM:
-            self._answer(pdu.Pdu(pdu.response_id(command_id), sequence_number, pdu.ESME_RX_P_APPN,
-                                 {"message_id": ""}))
-        else:
-            self._answer(pdu.generic_nack(sequence_number, pdu.ESME_RINVCMDLEN))
+            return pdu.Pdu(pdu.response_id(command_id), sequence_number, pdu.ESME_RX_P_APPN, {"message_id": ""})
+        return pdu.generic_nack(sequence_number, pdu.ESME_RINVCMDLEN)
 
-    def _answer(self, response: pdu.Pdu) -> None:
-        """Write a response to one of the SMSC's requests."""
+    def _answer(self, responses: list[pdu.Pdu]) -> None:
+        """Write responses to the SMSC's requests, all in one write."""
+        if not responses:
+            return
         try:
-            self._write(pdu.encode(response))
+            self._write(b"".join(pdu.encode(response) for response in responses))
         except NotConnected:
             pass  # the connection is already gone; the SMSC will redeliver
         except OSError as error:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mannerly.channels.smpp import pdu
-from mannerly.kit.sms import GSM_7, analyze, gsm_decode, gsm_encode, split_segments
+from mannerly.kit.sms import GSM_7, analyze, gsm_decode, gsm_encode, sms_size, split_segments
 
 CONCATENATION_IEI_8BIT = 0x00
 CONCATENATION_IEI_16BIT = 0x08
@@ -66,6 +66,12 @@ def encode_text(text: str) -> tuple[bytes, int]:
 
 def encode_parts(text: str, reference: int) -> list[EncodedPart]:
     """The submit_sm parts of a text: one without UDH, or several with a concatenation UDH each."""
+    encoding, _units, segments = sms_size(text)
+    if segments == 1:
+        # Most texts fit one segment: measured (sms_size is cached, the engine measured this text), not split.
+        if encoding == GSM_7:
+            return [EncodedPart(gsm_encode(text), pdu.DATA_CODING_DEFAULT, 0, text)]
+        return [EncodedPart(text.encode("utf-16-be", "surrogatepass"), pdu.DATA_CODING_UCS2, 0, text)]
     pieces = split_segments(text)
     if len(pieces) > MAX_PARTS:
         raise EncodingError(f"the text needs {len(pieces)} parts; SMS concatenation allows {MAX_PARTS}")

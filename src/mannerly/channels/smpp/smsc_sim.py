@@ -348,6 +348,10 @@ class SmscSimulator:
             if session.receives and (system_id is None or session.system_id == system_id):
                 session.send_request(message)
                 return
+        self.hold(system_id, message)
+
+    def hold(self, system_id: str | None, message: pdu.Pdu) -> None:
+        """Keep a deliver_sm until a receiver of that system_id binds."""
         self._undelivered[system_id or ""].append(message)
 
     def flush_waiting(self, session: _SmscSession) -> None:
@@ -389,6 +393,8 @@ class _SmscSession(asyncio.Protocol):
         self.system_id = ""
         self.mode: str | None = None
         self.sequence = 0
+        # Our requests (deliver_sm, unbind) waiting for the end of this loop iteration, then sent in one write.
+        self.outgoing: list[pdu.Pdu] = []
 
     @property
     def receives(self) -> bool:
@@ -406,9 +412,10 @@ class _SmscSession(asyncio.Protocol):
         self.simulator.sessions.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the session."""
+        """Forget the session; what it had not sent yet waits for the next receiver."""
         self.simulator.sessions.discard(self)
         self.mode = None
+        self.requeue_outgoing()
 
     def data_received(self, data: bytes) -> None:
         """Frame and answer PDUs."""
@@ -484,10 +491,33 @@ class _SmscSession(asyncio.Protocol):
         return pdu.generic_nack(request.sequence_number, pdu.ESME_RINVCMDID)
 
     def send_request(self, request: pdu.Pdu) -> None:
-        """Send a request of ours (deliver_sm, unbind) with the next sequence_number."""
+        """Send a request of ours (deliver_sm, unbind) with the next sequence_number, batched per loop iteration.
+
+        Receipts fall due in bursts (every part of a submitted batch has the same delay): the
+        ones of one iteration leave in one write instead of one system call each.
+        """
         self.sequence = self.sequence % 0x7FFFFFFF + 1
         request.sequence_number = self.sequence
-        self.write(pdu.encode(request))
+        if not self.outgoing:
+            loop = self.simulator.loop
+            if loop is None:
+                self.write(pdu.encode(request))
+                return
+            loop.call_soon(self.flush_outgoing)
+        self.outgoing.append(request)
+
+    def flush_outgoing(self) -> None:
+        """Write the requests queued by send_request, in order, in one write."""
+        requests, self.outgoing = self.outgoing, []
+        if requests:
+            self.write(b"".join(pdu.encode(request) for request in requests))
+
+    def requeue_outgoing(self) -> None:
+        """Hand deliver_sm that never left back to the simulator, for the next receiver of that system_id."""
+        requests, self.outgoing = self.outgoing, []
+        for request in requests:
+            if request.command_id == pdu.DELIVER_SM:
+                self.simulator.hold(self.system_id, request)
 
     def write(self, data: bytes) -> None:
         """Write to the connection if it is still open."""
@@ -496,13 +526,15 @@ class _SmscSession(asyncio.Protocol):
 
     def close(self) -> None:
         """Close after flushing what was written."""
+        self.flush_outgoing()
         self.mode = None
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
-        """Drop the connection at once, as a crashed SMSC would."""
+        """Drop the connection at once, as a crashed SMSC would (unsent deliver_sm wait for the next receiver)."""
         self.mode = None
+        self.requeue_outgoing()
         if self.transport is not None:
             self.transport.abort()
 
