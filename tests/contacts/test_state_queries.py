@@ -92,12 +92,46 @@ def test_sqlite_reads_earlier_messages_by_contact_not_by_status(runtime):
         event.listen(engine, "before_cursor_execute", remember)
         try:
             gather_contact_states(session, contacts, Policy(), NOW, channel_kinds=frozenset({"sms"}))
+            # The same by id range (a planning batch): one statement per table for all of them.
+            gather_contact_states(session, contacts, Policy(), NOW, channel_kinds=frozenset({"sms"}),
+                                  id_range=(contacts[0].id - 1, contacts[-1].id))
         finally:
             event.remove(engine, "before_cursor_execute", remember)
-        assert len(statements) == 3
+        assert len(statements) == 6 and sum("messages.contact_id IN" in text for text, _ in statements) == 3
         connection = session.connection()
         for statement, parameters in statements:
             plan = " | ".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
                                                                              parameters))
             assert "ix_messages_status_send_at" not in plan, plan
             assert "ix_messages_contact_id" in plan, plan
+
+
+def test_reading_by_id_range_gives_the_same_states_as_by_ids(runtime):
+    """A dense planning batch is read by id range; contacts in the range but not in the batch are ignored."""
+    from mannerly.consent.service import record_consent
+    from mannerly.models import Topic
+
+    with runtime.session() as session:
+        workspace = create_workspace(session, "Range Shop")
+        topic = Topic(workspace_id=workspace.id, name="promotions", label="Promotions", kind="marketing")
+        session.add(topic)
+        contacts = [_contact(session, workspace, number) for number in range(12)]
+        for index, contact in enumerate(contacts):
+            if index % 3 == 0:
+                record_consent(session, contact, topic, "opted_in", source="import", actor="test", now=OLD)
+            if index % 4 == 1:
+                record_consent(session, contact, topic, "opted_out", source="keyword", actor="customer", now=OLD)
+            if index % 2 == 0:
+                _message(session, contact, created_at=RECENT, send_at=RECENT, status="deferred", text=f"m{index}")
+            if index % 5 == 0:
+                _message(session, contact, created_at=OLD, send_at=OLD, status="delivered", text=f"old{index}")
+        session.flush()
+        batch = [contact for index, contact in enumerate(contacts) if index != 4]  # 4 is in the range, not the batch
+        kinds = frozenset({"sms"})
+        by_ids = gather_contact_states(session, batch, Policy(), NOW, channel_kinds=kinds)
+        by_range = gather_contact_states(session, batch, Policy(), NOW, channel_kinds=kinds,
+                                         id_range=(contacts[0].id - 1, contacts[-1].id))
+    assert by_range == by_ids and set(by_range) == {contact.id for contact in batch}
+    assert by_ids[contacts[0].id].prior_relationship and by_ids[contacts[0].id].recent_outbound
+    assert by_ids[contacts[5].id].contacted_before and not by_ids[contacts[5].id].recent_outbound
+    assert by_ids[contacts[1].id].consents == {"promotions": by_ids[contacts[1].id].consents["promotions"]}

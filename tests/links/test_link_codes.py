@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import string
 
-from mannerly.links.service import CODE_LENGTH, LINK_PATH, LinkBatch, find_urls, new_code
+from collections import Counter
+
+from mannerly.links.service import CODE_LENGTH, LINK_PATH, LinkBatch, find_urls, new_code, new_codes, split_links
 
 URL_SAFE = set(string.ascii_letters + string.digits + "-_")
 
@@ -17,6 +19,26 @@ def test_codes_are_url_safe_of_fixed_length_and_end_in_a_letter_or_digit():
     assert len(set(codes)) == len(codes)
     # The other characters still use the whole URL-safe alphabet.
     assert {"-", "_"} <= {character for code in codes for character in code[:-1]}
+
+
+def test_codes_drawn_in_bulk_follow_the_same_rules_and_spread_evenly():
+    """new_codes (what campaign link batches use): same length, alphabet and ending, every character used evenly."""
+    codes = new_codes(20_000)
+    assert len(codes) == len(set(codes)) == 20_000
+    assert all(len(code) == CODE_LENGTH and set(code) <= URL_SAFE for code in codes)
+    assert all(code[-1].isascii() and code[-1].isalnum() for code in codes)
+    firsts, lasts = Counter(code[0] for code in codes), Counter(code[-1] for code in codes)
+    assert set(firsts) == URL_SAFE and len(lasts) == 62
+    # 20,000 draws over 64 (or 62) characters: about 313 (323) each; a skewed mapping would show far from it.
+    assert 200 < min(firsts.values()) and max(firsts.values()) < 450
+    assert 200 < min(lasts.values()) and max(lasts.values()) < 460
+
+
+def test_split_links_cuts_around_the_urls_and_leaves_short_links_alone():
+    text = "Sale www.shop.example/a, old https://go.acme.test/l/abcdefghij and http://x.example/b."
+    pieces, urls = split_links(text, skip_prefix="https://go.acme.test/l/")
+    assert urls == ("https://www.shop.example/a", "http://x.example/b")
+    assert pieces == ("Sale ", ", old https://go.acme.test/l/abcdefghij and ", ".")
 
 
 def test_a_rewritten_link_is_found_whole_in_the_final_text():

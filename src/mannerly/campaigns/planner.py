@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -85,15 +86,16 @@ DECISION_STATE_FIELDS = tuple(item.name for item in fields(ContactState) if item
 DECISION_CACHE_LIMIT = 100_000
 
 
+# The dict-valued fields (consents) go into the key as sorted item tuples, the others as they are.
+DICT_STATE_FIELDS = tuple(item.name for item in fields(ContactState)
+                          if item.name != "phone" and item.default_factory is dict)
+PLAIN_STATE_FIELDS = attrgetter(*(name for name in DECISION_STATE_FIELDS if name not in DICT_STATE_FIELDS))
+
+
 def decision_key(request: SendRequest, state: ContactState, at: datetime) -> tuple[Any, ...] | None:
     """What a decision depends on, as a dict key; None when a value cannot be hashed."""
-    values: list[Any] = [request, at]
-    for name in DECISION_STATE_FIELDS:
-        value = getattr(state, name)
-        if value.__class__ is dict:
-            value = tuple(sorted(value.items()))
-        values.append(value)
-    key = tuple(values)
+    dicts = tuple(tuple(sorted(getattr(state, name).items())) for name in DICT_STATE_FIELDS)
+    key = (request, at, dicts, PLAIN_STATE_FIELDS(state))
     try:
         hash(key)
     except TypeError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -26,7 +26,7 @@ from mannerly.config import Settings
 from mannerly.contacts.state import contact_time_zones, gather_contact_states
 from mannerly.errors import conflict, invalid, not_found
 from mannerly.links.service import (
-    CODE_LENGTH, LINK_PATH, LinkBatch, links_base_url, rewrite_links, with_own_short_links,
+    CODE_LENGTH, LINK_PATH, LinkBatch, join_links, links_base_url, split_links, with_own_short_links,
 )
 from mannerly.messages.service import pick_channel, policy_topic
 from mannerly.models import (
@@ -69,6 +69,7 @@ CONTACT_COLUMNS = (
 # Characters of an E.164 number (with "+") that decide its time zones for planning: country code and area
 # or mobile prefix. Parsing every number costs ~150 µs, a million of them minutes; see planning_zones.
 ZONE_PREFIX = 7
+CONTACT_COUNT = len(CONTACT_COLUMNS)
 BATCH_SIZE = 5000
 PREVIEW_LIMIT = 5000
 SAMPLE_TEXTS = 3
@@ -89,6 +90,8 @@ ATTRIBUTION_WINDOW = timedelta(days=7)
 TEMPLATE_RULE = "template"
 # Stands for every recipient's own code while the engine decides (same length, same characters class).
 PLACEHOLDER_CODE = "x" * CODE_LENGTH
+# Distinct texts a campaign's per-text caches keep before starting over (texts with a per-contact value never repeat).
+TEXT_CACHE_LIMIT = 100_000
 
 
 # -- create and change ---------------------------------------------------------------------------
@@ -252,20 +255,19 @@ def contact_data(row: Any) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value not in (None, "")}
 
 
-class PlanContact:
+class PlanContact(namedtuple("PlanContactFields", [column.key for column in CONTACT_COLUMNS] + ["zones"])):
     """A contact row as planning uses it: the CONTACT_COLUMNS values plus the zones worked out once.
 
     gather_contact_states takes `zones` as the state's zones (see plan_zones), so no phone number
-    is parsed again.
+    is parsed again. A tuple, so making a million of them is cheap (PlanContact.of).
     """
 
-    __slots__ = tuple(column.key for column in CONTACT_COLUMNS) + ("zones",)
+    __slots__ = ()
 
-    def __init__(self, row: Any, zones: tuple[str, ...]) -> None:
-        """Copy a row's values."""
-        for column, value in zip(CONTACT_COLUMNS, row, strict=True):
-            setattr(self, column.key, value)
-        self.zones = zones
+    @classmethod
+    def of(cls, row: Any, zones: tuple[str, ...]) -> PlanContact:
+        """The contact of a row of CONTACT_COLUMNS (columns a segment's Python checks added are left out)."""
+        return cls._make((*row[:CONTACT_COUNT], zones))
 
 
 def plan_zones(contact: PlanContact) -> tuple[str, ...]:
@@ -308,8 +310,11 @@ class CampaignContext:
     base_url: str | None
     zone_cache: dict[str, tuple[str, ...]] = field(default_factory=dict)
     channel_choice: dict[tuple[str | None, str | None], Channel | None] = field(default_factory=dict)
-    # The text with its links replaced by a placeholder short link, per rendered text (see evaluate).
-    placeholder_texts: dict[str, str] = field(default_factory=dict)
+    # Per rendered text (see evaluate): the text with a placeholder short link in place of each URL,
+    # and the text cut around its URLs (split_links).
+    link_splits: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+    # One SendRequest per (decided text, language, WhatsApp template).
+    requests: dict[tuple[str, str, str | None], SendRequest] = field(default_factory=dict)
     decisions: DecisionCache | None = None
 
     def __post_init__(self) -> None:
@@ -319,7 +324,7 @@ class CampaignContext:
 
     def plan_contacts(self, rows: Sequence[Any]) -> list[PlanContact]:
         """Rows as PlanContacts with their zones."""
-        return [PlanContact(row, planning_zones(row, self.zone_cache)) for row in rows]
+        return [PlanContact.of(row, planning_zones(row, self.zone_cache)) for row in rows]
 
     def channel_for(self, kind: str | None, country: str | None) -> Channel | None:
         """The channel a message of this kind to this country goes by (worked out once per kind and country)."""
@@ -376,7 +381,8 @@ class Outcome:
 
 
 def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at: datetime,
-             links: LinkBatch | None, seconds: Counter[str] | None = None) -> list[Outcome]:
+             links: LinkBatch | None, seconds: Counter[str] | None = None,
+             id_range: tuple[int, int] | None = None) -> list[Outcome]:
     """Render and decide one batch of contacts as of `at` (state gathered in bulk).
 
     With tracked links the engine decides the text with a placeholder short link of the same
@@ -387,7 +393,7 @@ def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at
     started = time.perf_counter()
     contacts = context.plan_contacts(rows)
     states = gather_contact_states(session, contacts, context.policy, at, channel_kinds=context.channel_kinds,
-                                   zones_of=plan_zones)
+                                   zones_of=plan_zones, id_range=id_range)
     gathered = time.perf_counter()
     topic = policy_topic(context.topic)
     outcomes = []
@@ -399,17 +405,26 @@ def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at
             continue
         decided_text, real_links = text, []
         if links is not None:
-            decided_text = context.placeholder_texts.get(text)
-            if decided_text is None:
-                decided_text = rewrite_links(text, lambda _url: links.base_url + LINK_PATH + PLACEHOLDER_CODE,
-                                             skip_prefix=links.base_url + LINK_PATH)
-                context.placeholder_texts[text] = decided_text
-            if decided_text != text:
-                text = links.rewrite(contact.id, contact.id, text)
-                real_links = [row["code"] for row in links.pending.get(contact.id, [])]
+            split = context.link_splits.get(text)
+            if split is None:
+                pieces, urls = split_links(text, skip_prefix=links.base_url + LINK_PATH)
+                placeholder = links.base_url + LINK_PATH + PLACEHOLDER_CODE
+                if len(context.link_splits) >= TEXT_CACHE_LIMIT:
+                    context.link_splits.clear()
+                split = context.link_splits[text] = (join_links(pieces, [placeholder] * len(urls)), pieces, urls)
+            decided_text, pieces, urls = split
+            if urls:
+                text = links.rewrite_split(contact.id, contact.id, pieces, urls)
+                real_links = [row["code"] for row in links.pending[contact.id]]
         state = states[contact.id]
-        request = SendRequest(text=decided_text, topic=topic, source=Source.CAMPAIGN, channel=context.campaign.channel,
-                              whatsapp_template=_whatsapp_name(template), language=template.language)
+        whatsapp = _whatsapp_name(template)
+        request = context.requests.get((decided_text, template.language, whatsapp))
+        if request is None:
+            if len(context.requests) >= TEXT_CACHE_LIMIT:
+                context.requests.clear()
+            request = context.requests[(decided_text, template.language, whatsapp)] = SendRequest(
+                text=decided_text, topic=topic, source=Source.CAMPAIGN, channel=context.campaign.channel,
+                whatsapp_template=whatsapp, language=template.language)
         decision = context.decisions.decide_once(request, state, at)
         final_text = _with_codes(decision.final_text, real_links) if real_links else decision.final_text
         if decision.action is Action.REJECT:
@@ -453,10 +468,12 @@ def assign_slots(session: Session, context: CampaignContext, outcomes: list[Outc
     redecide: list[Outcome] = []
     for outcome in eligible:
         earliest = outcome.decision.send_at or at
-        if needs_new_decision(table.peek(earliest), earliest, outcome.row.zones, context.policy):
+        slot = table.peek(earliest)
+        if needs_new_decision(slot, earliest, outcome.row.zones, context.policy):
             redecide.append(outcome)
             continue
-        slots[outcome.row.id] = table.take(earliest)
+        table.count(slot)  # what take(earliest) does, without looking the slot up again
+        slots[outcome.row.id] = slot
     if redecide:
         slots.update(_redecide_late(session, context, redecide, table, at))
     return slots
@@ -784,7 +801,7 @@ def prepare_batch(session: Session, context: CampaignContext, table: SlotTable, 
     campaign = context.campaign
     links = LinkBatch(base_url=context.base_url, workspace_id=campaign.workspace_id, campaign_id=campaign.id,
                       now=now) if context.base_url else None
-    outcomes = evaluate(session, context, rows, start, links, seconds) if rows else []
+    outcomes = evaluate(session, context, rows, start, links, seconds, (after_id, last_id)) if rows else []
     clock = time.perf_counter()
     slots = assign_slots(session, context, outcomes, table, start)
     seconds["slots"] += time.perf_counter() - clock
@@ -948,7 +965,9 @@ def _sqlite_moment(value: datetime | None) -> str | None:
     """An aware datetime as SQLAlchemy stores it on SQLite: naive UTC text with microseconds."""
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat writes the same text as strftime("%Y-%m-%d %H:%M:%S.%f") (and pads the year to four
+    # digits, as SQLAlchemy does) at about half the cost; the "+00:00" it adds is cut off.
+    return (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat(" ", "microseconds")[:26]
 
 
 def reserve_ids(session: Session, table: Any, count: int) -> list[int]:

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session
@@ -58,14 +59,25 @@ def enabled_channel_kinds(session: Session, workspace_id: int) -> frozenset[str]
 
 def contact_addresses(contact: Contact | Row) -> frozenset[str]:
     """The channel kinds the contact has an address on."""
-    kinds = set()
-    if contact.phone:
-        kinds.add("sms")
-    if contact.whatsapp_id:
-        kinds.add("whatsapp")
-    if contact.messenger_psid:
-        kinds.add("messenger")
-    return frozenset(kinds)
+    return ADDRESS_KINDS[(bool(contact.phone), bool(contact.whatsapp_id), bool(contact.messenger_psid))]
+
+
+# The channel kinds for each combination of (phone, WhatsApp id, Messenger id) being set: made once.
+ADDRESS_KINDS = {
+    (phone, whatsapp, messenger): frozenset(kind for kind, present in
+                                            (("sms", phone), ("whatsapp", whatsapp), ("messenger", messenger))
+                                            if present)
+    for phone in (False, True) for whatsapp in (False, True) for messenger in (False, True)
+}
+CONSENT_STATUSES = {status.value: status for status in ConsentStatus}
+# A planning batch whose ids span at most this many times its size is read by id range (see gather_contact_states).
+RANGE_SPREAD = 2
+
+
+@lru_cache(maxsize=256)
+def _reachable(addresses: frozenset[str], channel_kinds: frozenset[str]) -> frozenset[str]:
+    """The channel kinds a contact can get: where it has an address and the workspace has a channel."""
+    return addresses & channel_kinds
 
 
 def _chunks(values: list[int]) -> Iterable[list[int]]:
@@ -88,8 +100,15 @@ def gather_contact_states(
     channel_kinds: frozenset[str],
     exclude_message_ids: Iterable[int] = (),
     zones_of: Callable[[Contact], tuple[str, ...]] = contact_time_zones,
+    id_range: tuple[int, int] | None = None,
 ) -> dict[int, ContactState]:
-    """The engine's ContactState for each persisted contact (ORM object or row of STATE_COLUMNS), by id, with a fixed number of queries per chunk."""
+    """The engine's ContactState for each persisted contact (ORM object or row of STATE_COLUMNS), by id, with a fixed number of queries per chunk.
+
+    id_range (low, high): every contact has an id in (low, high], as in a planning batch. When
+    those ids are dense (the range at most RANGE_SPREAD times the number of contacts) each table
+    is read once by that range instead of once per CHUNK ids; rows of other contacts in the
+    range are ignored.
+    """
     ids = [contact.id for contact in contacts if contact.id is not None]
     excluded = list(exclude_message_ids)
     consents: dict[int, dict[str, ConsentStatus]] = defaultdict(dict)
@@ -98,21 +117,30 @@ def gather_contact_states(
     opted_in: set[int] = set()
     auto_replies: dict[int, datetime | None] = {}
     since = now - lookback_for(policy)
-    for chunk in _chunks(ids):
+    if id_range is not None and ids and id_range[1] - id_range[0] <= RANGE_SPREAD * len(ids):
+        low, high = id_range
+        groups: list[Callable[[Any], Any]] = [lambda column: (column > low) & (column <= high)]
+        # With a range instead of a list of ids, SQLite would read every message of these statuses through
+        # the (status, send_at) index; "status || ''" has no index, so it reads by (contact_id, status).
+        counted = Message.status.concat("").in_(COUNTED_STATUSES)
+    else:
+        groups = [lambda column, chunk=chunk: column.in_(chunk) for chunk in _chunks(ids)]
+        counted = Message.status.in_(COUNTED_STATUSES)
+    for among in groups:
         for contact_id, name, status in session.execute(
             select(Consent.contact_id, Topic.name, Consent.status)
             .join(Topic, Topic.id == Consent.topic_id)
-            .where(Consent.contact_id.in_(chunk))
+            .where(among(Consent.contact_id))
         ):
-            consents[contact_id][name] = ConsentStatus(status)
+            consents[contact_id][name] = CONSENT_STATUSES[status]
         recent_query = (
             select(Message.contact_id, Message.created_at, Message.send_at, Message.sent_at, Message.final_text,
                    Message.source, Topic.kind)
             .outerjoin(Topic, Topic.id == Message.topic_id)
             .where(
-                Message.contact_id.in_(chunk),
+                among(Message.contact_id),
                 Message.direction == "outbound",
-                Message.status.in_(COUNTED_STATUSES),
+                counted,
                 # Means "send_at >= since OR created_at >= since". Written plainly, SQLite ORs the
                 # (status, send_at) index with the contact index and reads every queued message once
                 # per chunk (planning a campaign grew quadratic); the coalesce term has no index, so
@@ -131,20 +159,20 @@ def gather_contact_states(
                 source=Source(source) if source in Source._value2member_map_ else Source.API,
             ))
         earlier = select(Message.contact_id).where(
-            Message.contact_id.in_(chunk), Message.direction == "outbound", Message.status.in_(COUNTED_STATUSES),
+            among(Message.contact_id), Message.direction == "outbound", counted,
         )
         if excluded:
             earlier = earlier.where(Message.id.not_in(excluded))
         contacted.update(session.scalars(earlier.distinct()))
         opted_in.update(session.scalars(
             select(ConsentEvent.contact_id)
-            .where(ConsentEvent.contact_id.in_(chunk), ConsentEvent.status == "opted_in").distinct()
+            .where(among(ConsentEvent.contact_id), ConsentEvent.status == "opted_in").distinct()
         ))
         # The last automatic reply, from the messages themselves: a reply being decided again
         # at dispatch must not count against itself.
         auto_query = select(Message.contact_id, func.max(Message.created_at)).where(
-            Message.contact_id.in_(chunk), Message.direction == "outbound", Message.source == Source.AUTO_REPLY.value,
-            Message.status.in_(COUNTED_STATUSES),
+            among(Message.contact_id), Message.direction == "outbound", Message.source == Source.AUTO_REPLY.value,
+            counted,
         ).group_by(Message.contact_id)
         if excluded:
             auto_query = auto_query.where(Message.id.not_in(excluded))
@@ -178,7 +206,7 @@ def build_state(contact: Contact | Row, *, channel_kinds: frozenset[str], consen
         last_inbound_at=contact.last_inbound_at,
         whatsapp_last_inbound_at=contact.whatsapp_last_inbound_at,
         messenger_last_inbound_at=contact.messenger_last_inbound_at,
-        reachable=contact_addresses(contact) & channel_kinds,
+        reachable=_reachable(contact_addresses(contact), channel_kinds),
         recent_outbound=recent,
         last_auto_reply_at=last_auto_reply_at,
         contacted_before=contacted_before or bool(recent),

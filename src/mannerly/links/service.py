@@ -25,12 +25,34 @@ CODE_LENGTH = 10
 # The last character of a code: SMS apps and URL detection leave a trailing "-" or "_" out of the link.
 CODE_LAST = string.ascii_letters + string.digits
 LINK_PATH = "/l/"
+# Codes a LinkBatch draws at once.
+CODES_AT_ONCE = 1000
 USER_AGENT_LENGTH = 300
 
 
 def new_code() -> str:
     """A random, URL-safe short code of CODE_LENGTH characters that ends in a letter or digit."""
     return secrets.token_urlsafe(CODE_BYTES)[:CODE_LENGTH - 1] + CODE_LAST[secrets.randbelow(len(CODE_LAST))]
+
+
+# Random bytes to code characters: any byte to one of the 64 URL-safe characters (256 = 4 x 64, so
+# uniform), and a byte below LAST_BYTES to one of the 62 letters and digits (248 = 4 x 62).
+URL_SAFE = string.ascii_letters + string.digits + "-_"
+TO_URL_SAFE = bytes(ord(URL_SAFE[value % 64]) for value in range(256))
+LAST_BYTES = 4 * len(CODE_LAST)
+
+
+def new_codes(count: int) -> list[str]:
+    """`count` codes like new_code() (same length, alphabet and last character), from one read of randomness."""
+    raw = secrets.token_bytes(CODE_LENGTH * count)
+    text = raw.translate(TO_URL_SAFE).decode("ascii")
+    codes = []
+    for start in range(0, CODE_LENGTH * count, CODE_LENGTH):
+        last = raw[start + CODE_LENGTH - 1]
+        # A last byte of 248 or more would favour some characters: draw that character again instead.
+        ending = CODE_LAST[last % len(CODE_LAST)] if last < LAST_BYTES else secrets.choice(CODE_LAST)
+        codes.append(text[start:start + CODE_LENGTH - 1] + ending)
+    return codes
 
 
 def links_base_url(settings: Settings, workspace: Workspace | None = None) -> str | None:
@@ -75,19 +97,33 @@ def absolute(url: str) -> str:
 
 def rewrite_links(text: str, shorten: Callable[[str], str], *, skip_prefix: str | None = None) -> str:
     """The text with every URL replaced by shorten(url); URLs already under skip_prefix stay."""
-    urls = find_urls(text)
-    if not urls:
-        return text
-    parts = []
+    pieces, urls = split_links(text, skip_prefix=skip_prefix)
+    return join_links(pieces, [shorten(url) for url in urls])
+
+
+def split_links(text: str, *, skip_prefix: str | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The text cut around the URLs rewrite_links would replace: (the n+1 pieces between them, the n absolute URLs)."""
+    pieces: list[str] = []
+    urls: list[str] = []
     position = 0
-    for start, end, url in urls:
-        parts.append(text[position:start])
+    for start, end, url in find_urls(text):
         if skip_prefix and absolute(url).startswith(skip_prefix):
-            parts.append(url)
-        else:
-            parts.append(shorten(absolute(url)))
+            continue  # stays as it is, part of the piece around it
+        pieces.append(text[position:start])
+        urls.append(absolute(url))
         position = end
-    parts.append(text[position:])
+    pieces.append(text[position:])
+    return tuple(pieces), tuple(urls)
+
+
+def join_links(pieces: tuple[str, ...], links: list[str]) -> str:
+    """The pieces of split_links joined again with one link in place of each URL."""
+    if not links:
+        return pieces[0]
+    parts = [pieces[0]]
+    for link, piece in zip(links, pieces[1:], strict=True):
+        parts.append(link)
+        parts.append(piece)
     return "".join(parts)
 
 
@@ -102,20 +138,28 @@ class LinkBatch:
     now: datetime | None = None
     # Per recipient (the key the caller uses, e.g. the contact id): the rows of its links.
     pending: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
+    # Codes drawn in bulk (new_codes), used up one by one.
+    codes: list[str] = field(default_factory=list)
 
     def rewrite(self, key: Any, contact_id: int | None, text: str) -> str:
         """The text with each URL replaced by a new short link for this recipient."""
-        def shorten(url: str) -> str:
-            """A new code for url, remembered for insertion."""
-            code = new_code()
+        pieces, urls = split_links(text, skip_prefix=self.base_url + LINK_PATH)
+        return self.rewrite_split(key, contact_id, pieces, urls)
+
+    def rewrite_split(self, key: Any, contact_id: int | None, pieces: tuple[str, ...], urls: tuple[str, ...]) -> str:
+        """rewrite() for a text already cut by split_links (a campaign cuts each distinct text once)."""
+        links = []
+        for url in urls:
+            if not self.codes:
+                self.codes = new_codes(CODES_AT_ONCE)
+            code = self.codes.pop()
             self.pending.setdefault(key, []).append({
                 "workspace_id": self.workspace_id, "code": code, "url": url, "contact_id": contact_id,
                 "campaign_id": self.campaign_id, "automation_id": self.automation_id, "click_count": 0,
                 "created_at": self.now,
             })
-            return f"{self.base_url}{LINK_PATH}{code}"
-
-        return rewrite_links(text, shorten, skip_prefix=self.base_url + LINK_PATH)
+            links.append(f"{self.base_url}{LINK_PATH}{code}")
+        return join_links(pieces, links)
 
     def forget(self, key: Any) -> None:
         """Drop the links of a recipient whose message is not written."""
