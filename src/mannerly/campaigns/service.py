@@ -739,10 +739,11 @@ def plan_batch(session: Session, context: CampaignContext, table: SlotTable, sta
 
 
 # The outbox columns a campaign writes, in the order of the tuples _write_batch builds: the id and the
-# conversation come from the writing transaction, the rest from prepare_batch (PreparedBatch.entries).
-MESSAGE_COLUMNS = ("id", "conversation_id", "workspace_id", "contact_id", "direction", "channel_id", "channel_kind",
-                   "topic_id", "source", "body", "final_text", "decision", "request", "status", "send_at", "attempts",
-                   "segments", "encoding", "redacted", "created_at", "updated_at")
+# conversation come from the writing transaction, the decision is put together there from its shared
+# part and the recipient's final text, the rest comes from prepare_batch (PreparedBatch.entries).
+MESSAGE_COLUMNS = ("id", "conversation_id", "decision", "workspace_id", "contact_id", "direction", "channel_id",
+                   "channel_kind", "topic_id", "source", "body", "final_text", "request", "status", "send_at",
+                   "attempts", "segments", "encoding", "redacted", "created_at", "updated_at")
 RECIPIENT_COLUMNS = ("workspace_id", "campaign_id", "contact_id", "message_id", "status", "reason", "created_at")
 # Short links: the message id comes from the writing transaction, the rest from prepare_batch.
 LINK_COLUMNS = ("message_id", "workspace_id", "code", "url", "contact_id", "campaign_id", "automation_id",
@@ -757,8 +758,11 @@ class StoredForm:
     def __init__(self, session: Session) -> None:
         """Read the dialect once."""
         self.sqlite = session.get_bind().dialect.name == "sqlite"
-        # Per shared Decision (kept alive here, so its id is not reused): its JSON before and after the final text.
-        self.decision_parts: dict[int, tuple[Decision, str, str]] = {}
+        # Per shared Decision (kept alive here, so its id is not reused): its index in `decisions`.
+        self.decision_index: dict[int, tuple[Decision, int]] = {}
+        # Each decision's stored form without the final text: on SQLite its JSON before and after the final
+        # text, elsewhere as_dict(). with_final_text completes it per recipient.
+        self.decisions: list[Any] = []
 
     def moment(self, value: datetime | None) -> Any:
         """A timestamp column's value."""
@@ -768,16 +772,24 @@ class StoredForm:
         """A JSON column's value."""
         return json.dumps(value) if self.sqlite and value is not None else value
 
-    def decision(self, decision: Decision, final_text: str) -> Any:
-        """decision.as_dict() with this recipient's final text; on SQLite the JSON around the text is made once."""
-        if not self.sqlite:
-            return {**decision.as_dict(), "final_text": final_text}
-        parts = self.decision_parts.get(id(decision))
-        if parts is None:
-            before, _marker, after = json.dumps({**decision.as_dict(), "final_text": FINAL_TEXT_MARKER}).partition(
-                json.dumps(FINAL_TEXT_MARKER))
-            parts = self.decision_parts[id(decision)] = (decision, before, after)
-        return parts[1] + json.dumps(final_text) + parts[2]
+    def decision_ref(self, decision: Decision) -> int:
+        """The index of the decision's stored form in `decisions` (made once per shared Decision)."""
+        found = self.decision_index.get(id(decision))
+        if found is None:
+            if self.sqlite:
+                before, _marker, after = json.dumps({**decision.as_dict(), "final_text": FINAL_TEXT_MARKER}).partition(
+                    json.dumps(FINAL_TEXT_MARKER))
+                self.decisions.append((before, after))
+            else:
+                self.decisions.append(decision.as_dict())
+            found = self.decision_index[id(decision)] = (decision, len(self.decisions) - 1)
+        return found[1]
+
+    def with_final_text(self, stored: Any, final_text: str) -> Any:
+        """decision.as_dict() with this recipient's final text, from the stored form decision_ref points at."""
+        if self.sqlite:
+            return stored[0] + json.dumps(final_text) + stored[1]
+        return {**stored, "final_text": final_text}
 
 
 @dataclass
@@ -785,14 +797,16 @@ class PreparedBatch:
     """One batch decided, given throttle slots and turned into row values: all that writing it needs.
 
     Plain values only (it travels between processes in parallel planning). `entries` holds one
-    (contact id, message values or None, excluding rule or None, short-link values) per contact:
-    the message values are MESSAGE_COLUMNS[2:] and the link values LINK_COLUMNS[1:], in stored form.
+    (contact id, message or None, excluding rule or None, short-link values) per contact. A message
+    is (index into `decisions`, final text, the values of MESSAGE_COLUMNS[3:]); the link values are
+    LINK_COLUMNS[1:]; all in stored form. The decisions are sent once per batch, not per message.
     """
 
     after_id: int  # the planning cursor this batch continues from
     last_id: int  # the last contact id the segment query scanned: the cursor after this batch
-    entries: list[tuple[int, tuple[Any, ...] | None, str | None, tuple[tuple[Any, ...], ...]]]
+    entries: list[tuple[int, tuple[int, str, tuple[Any, ...]] | None, str | None, tuple[tuple[Any, ...], ...]]]
     next_slot_at: datetime | None
+    decisions: list[Any] = field(default_factory=list)  # StoredForm.decisions
 
 
 def prepare_batch(session: Session, context: CampaignContext, table: SlotTable, start: datetime, now: datetime,
@@ -824,12 +838,12 @@ def prepare_batch(session: Session, context: CampaignContext, table: SlotTable, 
             request = requests[(whatsapp, outcome.language)] = form.json({
                 "channel": campaign.channel, "reply": False, "whatsapp_template": whatsapp,
                 "whatsapp_parameters": [], "language": outcome.language, "campaign_id": campaign.id})
-        message = (
+        message = (form.decision_ref(decision), outcome.final_text, (
             campaign.workspace_id, row.id, "outbound", channel.id if channel else None, decision.channel,
-            context.topic.id, Source.CAMPAIGN.value, outcome.text, outcome.final_text,
-            form.decision(decision, outcome.final_text), request, "deferred" if slot > now else "pending",
-            form.moment(slot), 0, decision.segments, decision.encoding, False, stored_now, stored_now,
-        )
+            context.topic.id, Source.CAMPAIGN.value, outcome.text, outcome.final_text, request,
+            "deferred" if slot > now else "pending", form.moment(slot), 0, decision.segments, decision.encoding,
+            False, stored_now, stored_now,
+        ))
         link_values = tuple(
             (link["workspace_id"], link["code"], link["url"], link["contact_id"], link["campaign_id"],
              link["automation_id"], 0, stored_now)
@@ -837,7 +851,7 @@ def prepare_batch(session: Session, context: CampaignContext, table: SlotTable, 
         entries.append((row.id, message, None, link_values))
     seconds["rows"] += time.perf_counter() - clock
     return PreparedBatch(after_id=after_id, last_id=last_id, entries=entries,
-                         next_slot_at=max(slots.values()) if slots else None)
+                         next_slot_at=max(slots.values()) if slots else None, decisions=form.decisions)
 
 
 def write_prepared(session: Session, campaign_id: int, prepared: PreparedBatch, now: datetime,
@@ -863,7 +877,7 @@ def write_prepared(session: Session, campaign_id: int, prepared: PreparedBatch, 
     entries = [entry for entry in prepared.entries if entry[0] not in already] if already else prepared.entries
     result.skipped += len(prepared.entries) - len(entries)
     campaign = session.get(Campaign, campaign_id)
-    queued = _write_batch(session, campaign, entries, prepared.after_id, prepared.last_id, now)
+    queued = _write_batch(session, campaign, entries, prepared.decisions, prepared.after_id, prepared.last_id, now)
     session.execute(update(Campaign).where(Campaign.id == campaign_id).values(
         planned_count=Campaign.planned_count + queued,
         next_slot_at=prepared.next_slot_at if prepared.next_slot_at is not None else Campaign.next_slot_at,
@@ -879,8 +893,8 @@ def write_prepared(session: Session, campaign_id: int, prepared: PreparedBatch, 
     return True
 
 
-def _write_batch(session: Session, campaign: Campaign, entries: list[tuple[Any, ...]], after_id: int, last_id: int,
-                 now: datetime) -> int:
+def _write_batch(session: Session, campaign: Campaign, entries: list[tuple[Any, ...]], decisions: list[Any],
+                 after_id: int, last_id: int, now: datetime) -> int:
     """Insert the entries' outbox rows, recipients and short links, and mark their contacts as written to.
 
     Returns how many messages were queued. Contacts get last_outbound_at = now like any stored
@@ -894,8 +908,10 @@ def _write_batch(session: Session, campaign: Campaign, entries: list[tuple[Any, 
     message_ids = {entry[0]: message_id for entry, message_id in zip(queued, ids, strict=True)}
     # Ids reserved up front let one plain executemany write the rows (no RETURNING round trips), as tuples
     # through the table rather than the mapped class: the ORM's per-row bookkeeping is not needed.
-    insert_rows(session, Message.__table__, MESSAGE_COLUMNS,
-                [(message_id, conversations.get(entry[0])) + entry[1] for entry, message_id in zip(queued, ids)])
+    stored = form.with_final_text
+    insert_rows(session, Message.__table__, MESSAGE_COLUMNS, [
+        (message_id, conversations.get(entry[0]), stored(decisions[entry[1][0]], entry[1][1])) + entry[1][2]
+        for entry, message_id in zip(queued, ids)])
     insert_rows(session, CampaignRecipient.__table__, RECIPIENT_COLUMNS, [
         (campaign.workspace_id, campaign.id, entry[0], message_ids.get(entry[0]),
          "rejected" if entry[1] is None else "queued", entry[2], stored_now) for entry in entries])
@@ -1080,7 +1096,7 @@ def cancel_campaign(session: Session, campaign: Campaign, now: datetime) -> int:
 
 
 def plan_running_campaigns(sessions: sessionmaker[Session], settings: Settings, now: datetime, *,
-                           max_batches: int = 1, batch_size: int = BATCH_SIZE) -> int:
+                           max_batches: int = 1, batch_size: int | None = None) -> int:
     """One worker pass: a few batches of every running campaign (all of a large one, in parallel when
     possible: see campaigns.parallel), and completion checks; returns batches planned."""
     with sessions() as session:
