@@ -291,3 +291,29 @@ def test_an_automatic_reply_decided_again_at_dispatch_does_not_count_against_its
         session.commit()
         assert second.status == "rejected"
         assert "auto_reply_guard" in {reason["rule"] for reason in second.decision["reasons"]}
+
+
+def test_periodic_steps_run_once_per_interval_while_passes_are_busy(runtime, setup, monkeypatch):
+    """Back-to-back full batches run automations and reconciliation once per dispatch interval, not per batch;
+    every pass still claims, and a pass after an idle one runs them again."""
+    provider, workspace_id = setup
+    ids = [queue(runtime, workspace_id, text=f"Your order {n} has shipped.", to=f"+8210234567{n:02d}")
+           for n in range(4)]
+    monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(
+        update={"dispatch_batch_size": 1, "dispatch_interval_seconds": 0.5}))
+    dispatcher = Dispatcher(runtime)
+    ticks = iter([0.0, 0.1, 0.2, 0.7, 0.8, 0.9])
+    dispatcher.monotonic = lambda: next(ticks)
+    ran: list[str] = []
+    monkeypatch.setattr(dispatcher, "run_automations", lambda stats: ran.append("automations"))
+    monkeypatch.setattr(dispatcher, "reconcile_unknown", lambda stats: ran.append("reconcile"))
+    claimed = []
+    for _ in range(6):
+        claimed.append(dispatcher.run_once().claimed)
+        ran.append("|")
+    assert claimed == [1, 1, 1, 1, 0, 0]
+    assert provider.handed_off == ids
+    # t=0.0 first pass: runs; 0.1 and 0.2 follow busy passes within 0.5 s: skipped; 0.7: due again;
+    # 0.8 follows a busy pass: skipped; 0.9 follows an idle pass: runs.
+    assert "".join("A" if step == "automations" else "R" if step == "reconcile" else step for step in ran) == \
+        "AR|||AR||AR|"

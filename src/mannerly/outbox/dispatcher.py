@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -51,6 +51,7 @@ from mannerly.models import (
 )
 from mannerly.observability import DISPATCH_PASS_SECONDS, HANDOFFS, count_decision
 from mannerly.policy.engine import decide
+from mannerly.policy.types import Topic as PolicyTopic
 from mannerly.policy.types import (
     Action,
     ConsentStatus,
@@ -135,6 +136,12 @@ class BatchContext:
     channels: dict[int, list[Channel]]
     contacts: dict[int, Row]  # rows of contacts.state.STATE_COLUMNS
     states: dict[int, ContactState]
+    # Worked out once per batch rather than per message: the engine's topics, channel choices, channel configs.
+    policy_topics: dict[int, PolicyTopic] = field(default_factory=dict)
+    chosen_channels: dict[tuple[int, str | None, str | None], Channel | None] = field(default_factory=dict)
+    channel_configs: dict[int, dict] = field(default_factory=dict)
+    # What earlier messages of this batch handed to each contact: later ones see them (caps, duplicates).
+    sent_in_batch: dict[int, tuple[SentRecord, ...]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, session: Session, settings: Settings, messages: Sequence[Any], now: datetime) -> BatchContext:
@@ -164,8 +171,25 @@ class BatchContext:
 
     def channel_for(self, workspace_id: int, kind: str | None, country: str | None) -> Channel | None:
         """The enabled channel of that kind for the contact's country, preferring country-specific ones."""
-        rows = [row for row in self.channels[workspace_id] if row.kind == kind]
-        return pick_channel(rows, country)
+        key = (workspace_id, kind, country)
+        if key not in self.chosen_channels:
+            rows = [row for row in self.channels[workspace_id] if row.kind == kind]
+            self.chosen_channels[key] = pick_channel(rows, country)
+        return self.chosen_channels[key]
+
+    def policy_topic(self, topic: Topic) -> PolicyTopic:
+        """The engine's view of a topic of the batch."""
+        found = self.policy_topics.get(topic.id)
+        if found is None:
+            found = self.policy_topics[topic.id] = policy_topic(topic)
+        return found
+
+    def channel_config(self, channel: Channel) -> dict:
+        """A copy of the channel's config, one per batch, that the batch's outbound messages share."""
+        found = self.channel_configs.get(channel.id)
+        if found is None:
+            found = self.channel_configs[channel.id] = dict(channel.config or {})
+        return found
 
 
 def address_of(contact: Contact | Row, channel: Channel) -> str:
@@ -246,6 +270,10 @@ class Dispatcher:
         self.worker_id = worker_id
         # The lease_until written by the last claim: rows still carrying it are still ours.
         self.last_claim_lease: datetime | None = None
+        # Pacing of the periodic steps (automations, reconciliation) while passes follow each other at once.
+        self.monotonic = time.monotonic
+        self.last_periodic: float | None = None
+        self.last_pass_busy = False
 
     # -- one pass -----------------------------------------------------------------------
 
@@ -257,9 +285,11 @@ class Dispatcher:
     def _run_once(self) -> DispatchStats:
         """One pass, timed by run_once."""
         stats = DispatchStats()
+        periodic = self.periodic_steps_due()
         self.recover_abandoned(stats)
         self.apply_webhook_queue(stats)
-        self.run_automations(stats)
+        if periodic:
+            self.run_automations(stats)
         self.plan_campaigns(stats)
         claimed = self.claim_due()
         stats.claimed = len(claimed)
@@ -270,8 +300,24 @@ class Dispatcher:
                 log.exception("dispatch of a batch of %d messages failed", len(claimed))
                 stats.errors.append(f"batch: {error}")
         self.poll_receipts(stats)
-        self.reconcile_unknown(stats)
+        if periodic:
+            self.reconcile_unknown(stats)
+        self.last_pass_busy = stats.busy(self.runtime.settings.dispatch_batch_size)
         return stats
+
+    def periodic_steps_due(self) -> bool:
+        """Whether this pass runs automations and reconciliation: always, except right after a busy pass.
+
+        A busy pass (a full batch) is followed at once by the next; the periodic steps then run at
+        most once per dispatch interval, as often as an idle worker runs them, instead of per batch.
+        Webhooks (a STOP among them), claiming, hand-off and receipts run in every pass.
+        """
+        now = self.monotonic()
+        if (self.last_pass_busy and self.last_periodic is not None
+                and now - self.last_periodic < self.runtime.settings.dispatch_interval_seconds):
+            return False
+        self.last_periodic = now
+        return True
 
     def apply_webhook_queue(self, stats: DispatchStats) -> None:
         """Apply webhook events stored by the queue mode's fast path (customer messages, delivery statuses)."""
@@ -411,7 +457,7 @@ class Dispatcher:
             return change, None
         send_request = SendRequest(
             text=row.body,
-            topic=policy_topic(topic),
+            topic=batch.policy_topic(topic),
             source=Source(row.source) if row.source in Source._value2member_map_ else Source.API,
             channel=request.get("channel"),
             reply=bool(request.get("reply")),
@@ -419,6 +465,9 @@ class Dispatcher:
             language=request.get("language"),
         )
         state = batch.states[row.contact_id]
+        earlier = batch.sent_in_batch.get(row.contact_id)
+        if earlier:
+            state = replace(state, contacted_before=True, recent_outbound=state.recent_outbound + earlier)
         decision = decide(send_request, state, batch.policies[row.workspace_id], now)
         count_decision(decision)
         stored = decision.as_dict()
@@ -438,16 +487,16 @@ class Dispatcher:
             change.update(status="failed", status_detail=f"no enabled {decision.channel} channel")
             return change, None
         # Later messages of this batch to the same contact see this one (caps, duplicates).
-        batch.states[contact.id] = replace(state, contacted_before=True, recent_outbound=state.recent_outbound + (
+        batch.sent_in_batch[contact.id] = (earlier or ()) + (
             SentRecord(at=now, final_text=decision.final_text, topic_kind=TopicKind(topic.kind),
-                       source=send_request.source),))
+                       source=send_request.source),)
         change.update(status="sending", channel_id=channel.id, channel_kind=channel.kind,
                       lease_until=now + SENDING_LEASE_FACTOR * timedelta(seconds=self.runtime.settings.lease_seconds))
         outbound = OutboundMessage(
             message_id=row.id,
             to=address_of(contact, channel),
             text=decision.final_text,
-            config=dict(channel.config or {}),
+            config=batch.channel_config(channel),
             sender_id=channel.sender_id,
             segments=decision.segments,
             encoding=decision.encoding,
@@ -529,12 +578,13 @@ class Dispatcher:
                              Message.attempts, Message.provider_message_id).where(Message.id.in_(ids))
             rows = {row.id: row for row in session.execute(current.with_for_update() if lock_rows else current)}
             changes, events, exchanges, effects = [], [], [], []
+            outcomes: Counter[tuple[str, str]] = Counter()
             for handoff, result in results:
                 row = rows[handoff.message_id]
                 change = outcome_of(row, result, now, stats, handoff.started)
                 changes.append(change)
                 if result.error_code != OPTED_OUT_BEFORE_HANDOFF:  # stopped ones never reached the provider
-                    HANDOFFS.labels(handoff.channel.kind, handoff_outcome(result, change)).inc()
+                    outcomes[(handoff.channel.kind, handoff_outcome(result, change))] += 1
                 events.append({"workspace_id": row.workspace_id, "message_id": row.id, "status": change["status"],
                                "raw_status": result.status, "error_code": result.error_code, "occurred_at": now})
                 if result.exchange is not None:
@@ -549,6 +599,8 @@ class Dispatcher:
                     })
                 if result.effect:
                     effects.append((row.id, handoff.channel.provider, result))
+            for labels, count in outcomes.items():
+                HANDOFFS.labels(*labels).inc(count)
             update_by_id(session, Message.__table__, changes)
             session.execute(insert(MessageStatusEvent.__table__), events)
             if exchanges:

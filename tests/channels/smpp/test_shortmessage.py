@@ -216,3 +216,24 @@ def test_one_segment_texts_are_one_part_as_split_segments_says(text):
     octets, data_coding = encode_text(text)
     assert (parts[0].short_message, parts[0].data_coding) == (octets, data_coding)
     assert decode_text(parts[0].short_message, parts[0].data_coding) == text
+
+
+def test_customary_receipts_read_in_one_match_as_the_general_reading_does():
+    """The one-match reading of the customary layout gives exactly what the key-by-key reading gives."""
+    from mannerly.channels.smpp.shortmessage import format_receipt_text, read_receipt_keys
+
+    moment = datetime(2026, 12, 5, 21, 13, tzinfo=UTC)
+    texts = [text for text, _ in RECEIPT_TEXTS] + [
+        format_receipt_text(message_id, stat, err, moment, moment, words, stat == "DELIVRD")
+        for message_id in ("0005F5E1F4", "100000500", "abc-12")
+        for stat, err in (("DELIVRD", "000"), ("UNDELIV", "001"), ("expired", ""))
+        for words in ("Your order 12 has shipped.", "", "a stat:XX err:9 in the text", "주문 4번", "two\nlines ")
+    ] + [
+        "id:12 sub:001 dlvrd:001 submit date:2512052113 done date:2512052113 stat:DELIVRD err:000",
+        "id: sub:001 dlvrd:001 submit date: done date: stat: err: text:",
+        "  id:12 sub:001 dlvrd:001 submit date:1 done date:2 stat:DELIVRD err:000 text:x  ",
+        "id:12 sub:001 dlvrd:001 submit date:1 done date:2 stat:DELIVRD  err:000 text:x",  # two spaces: general path
+        "id:1 2 sub:001 dlvrd:001 submit date:1 done date:2 stat:DELIVRD err:000",
+    ]
+    for text in texts:
+        assert parse_receipt_text(text) == read_receipt_keys(text), text

@@ -148,8 +148,26 @@ class ReceiptText:
     text: str | None = None
 
 
+# The customary layout (SMPP v3.4 appendix B) exactly, values without spaces or colons: read in one match.
+_CUSTOMARY_RECEIPT = re.compile(
+    r"id:([^\s:]*) sub:([^\s:]*) dlvrd:([^\s:]*) submit date:([^\s:]*) done date:([^\s:]*)"
+    r" stat:([^\s:]*) err:([^\s:]*)(?: text:(.*))?", re.DOTALL)
+
+
 def parse_receipt_text(text: str) -> ReceiptText | None:
     """The fields of a receipt text; None when it has neither an id nor a stat."""
+    customary = _CUSTOMARY_RECEIPT.fullmatch(text.strip())
+    if customary is not None:
+        # What the general reading below gives for this layout, without a search per key.
+        message_id, submitted, delivered, submit_date, done_date, stat, err, words = customary.groups()
+        return ReceiptText(message_id=message_id or None, stat=stat.upper() or None, err=err or None,
+                           submitted=submitted, delivered=delivered, submit_date=submit_date, done_date=done_date,
+                           text=None if words is None else words.strip())
+    return read_receipt_keys(text)
+
+
+def read_receipt_keys(text: str) -> ReceiptText | None:
+    """parse_receipt_text for any layout: keys in any case and order, the first occurrence of each winning."""
     matches = list(_RECEIPT_KEYS.finditer(text))
     fields: dict[str, str] = {}
     for index, match in enumerate(matches):
