@@ -117,10 +117,12 @@ def test_a_pause_stops_parallel_planning_at_the_next_batch_and_resume_finishes_i
     launch(runtime, campaign_id)
     real_write = parallel.write_prepared
     calls = {"count": 0}
+    pages = []
 
-    def pause_after_first_batch(*args, **kwargs):
+    def pause_after_first_batch(session, *args, **kwargs):
         """Someone pauses the campaign right after the first batch is written."""
-        written = real_write(*args, **kwargs)
+        pages.append(session.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar())
+        written = real_write(session, *args, **kwargs)
         calls["count"] += 1
         if calls["count"] == 1:
             with runtime.session() as session:
@@ -131,6 +133,10 @@ def test_a_pause_stops_parallel_planning_at_the_next_batch_and_resume_finishes_i
     monkeypatch.setattr(parallel, "write_prepared", pause_after_first_batch)
     result = parallel.plan_in_parallel(runtime.sessionmaker, runtime.settings, campaign_id, START, batch_size=8)
     assert result.batches == 1 and not result.done
+    # The writing connection checkpoints less often while it writes, and as usual afterwards.
+    assert pages == [parallel.WRITER_AUTOCHECKPOINT_PAGES] * 2
+    with runtime.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == parallel.SQLITE_AUTOCHECKPOINT_PAGES
     assert sum(recipients_per_contact(runtime, campaign_id).values()) == 8
     monkeypatch.setattr(parallel, "write_prepared", real_write)
     with runtime.session() as session:

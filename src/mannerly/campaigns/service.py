@@ -396,6 +396,9 @@ def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at
                                    zones_of=plan_zones, id_range=id_range)
     gathered = time.perf_counter()
     topic = policy_topic(context.topic)
+    campaign_channel = context.campaign.channel
+    # Per template (by id): its language and WhatsApp name, read off the ORM object once per batch.
+    facts: dict[int, tuple[str, str | None]] = {}
     outcomes = []
     for contact in contacts:
         template = context.templates.choose(contact.language)
@@ -417,23 +420,26 @@ def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at
                 text = links.rewrite_split(contact.id, contact.id, pieces, urls)
                 real_links = [row["code"] for row in links.pending[contact.id]]
         state = states[contact.id]
-        whatsapp = _whatsapp_name(template)
-        request = context.requests.get((decided_text, template.language, whatsapp))
+        fact = facts.get(id(template))
+        if fact is None:
+            fact = facts[id(template)] = (template.language, _whatsapp_name(template))
+        language, whatsapp = fact
+        request = context.requests.get((decided_text, language, whatsapp))
         if request is None:
             if len(context.requests) >= TEXT_CACHE_LIMIT:
                 context.requests.clear()
-            request = context.requests[(decided_text, template.language, whatsapp)] = SendRequest(
-                text=decided_text, topic=topic, source=Source.CAMPAIGN, channel=context.campaign.channel,
-                whatsapp_template=whatsapp, language=template.language)
+            request = context.requests[(decided_text, language, whatsapp)] = SendRequest(
+                text=decided_text, topic=topic, source=Source.CAMPAIGN, channel=campaign_channel,
+                whatsapp_template=whatsapp, language=language)
         decision = context.decisions.decide_once(request, state, at)
         final_text = _with_codes(decision.final_text, real_links) if real_links else decision.final_text
         if decision.action is Action.REJECT:
             if links is not None:
                 links.forget(contact.id)
-            outcomes.append(Outcome(contact, text, template.language, decision, exclusion_rule(decision), template,
+            outcomes.append(Outcome(contact, text, language, decision, exclusion_rule(decision), template,
                                     state, final_text))
         else:
-            outcomes.append(Outcome(contact, text, template.language, decision, None, template, state, final_text))
+            outcomes.append(Outcome(contact, text, language, decision, None, template, state, final_text))
     if seconds is not None:
         seconds["gather"] += gathered - started
         seconds["decide"] += time.perf_counter() - gathered
@@ -822,7 +828,10 @@ def prepare_batch(session: Session, context: CampaignContext, table: SlotTable, 
     clock = time.perf_counter()
     form = StoredForm(session)
     stored_now = form.moment(now)
-    requests: dict[tuple[str | None, str | None], Any] = {}
+    workspace_id, topic_id = campaign.workspace_id, context.topic.id
+    # The request JSON per (template, language), the channel id per (channel kind, country): made once.
+    requests: dict[tuple[int, str | None], Any] = {}
+    channel_ids: dict[tuple[str | None, str | None], int | None] = {}
     entries = []
     for outcome in outcomes:
         row = outcome.row
@@ -831,16 +840,19 @@ def prepare_batch(session: Session, context: CampaignContext, table: SlotTable, 
             entries.append((row.id, None, outcome.rule or "rejected", ()))
             continue
         decision = outcome.decision
-        channel = context.channel_for(decision.channel, row.country)
-        whatsapp = _whatsapp_name(outcome.template)
-        request = requests.get((whatsapp, outcome.language))
+        route = (decision.channel, row.country)
+        if route not in channel_ids:
+            channel = context.channel_for(*route)
+            channel_ids[route] = channel.id if channel else None
+        request = requests.get((id(outcome.template), outcome.language))
         if request is None:
-            request = requests[(whatsapp, outcome.language)] = form.json({
+            whatsapp = _whatsapp_name(outcome.template)
+            request = requests[(id(outcome.template), outcome.language)] = form.json({
                 "channel": campaign.channel, "reply": False, "whatsapp_template": whatsapp,
                 "whatsapp_parameters": [], "language": outcome.language, "campaign_id": campaign.id})
         message = (form.decision_ref(decision), outcome.final_text, (
-            campaign.workspace_id, row.id, "outbound", channel.id if channel else None, decision.channel,
-            context.topic.id, Source.CAMPAIGN.value, outcome.text, outcome.final_text, request,
+            workspace_id, row.id, "outbound", channel_ids[route], decision.channel,
+            topic_id, Source.CAMPAIGN.value, outcome.text, outcome.final_text, request,
             "deferred" if slot > now else "pending", form.moment(slot), 0, decision.segments, decision.encoding,
             False, stored_now, stored_now,
         ))
