@@ -72,3 +72,15 @@ def test_webhook_throughput_stores_every_accepted_event():
     assert result["stored_events"] == 30
     assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
     assert result["requests_per_second"] > 0
+
+
+def test_plan_campaign_plans_the_same_in_parallel_and_in_one_process():
+    """3,000 contacts, --parallel on and off: the same queued and excluded counts, the raw copy beside them."""
+    results = {mode: run_bench("plan_campaign.py", "--contacts", "3000", "--batch", "700", "--parallel", mode,
+                               timeout=180) for mode in ("on", "off")}
+    on, off = results["on"], results["off"]
+    assert on["done"] and off["done"] and on["queued"] + on["rejected"] == 3000
+    assert (on["queued"], on["excluded"], on["batches"]) == (off["queued"], off["excluded"], off["batches"])
+    assert on["worker_peak_rss_mib"] > 0 and off["worker_peak_rss_mib"] is None
+    assert on["raw_rows"] == off["raw_rows"] == 2 * on["queued"] + 3000  # messages, short links, recipients
+    assert on["peak_rss_mib"] == on["planner_peak_rss_mib"] + on["worker_peak_rss_mib"]

@@ -26,7 +26,7 @@ from mannerly.config import Settings
 from mannerly.contacts.state import contact_time_zones, gather_contact_states
 from mannerly.errors import conflict, invalid, not_found
 from mannerly.links.service import (
-    CODE_LENGTH, LINK_PATH, LinkBatch, join_links, links_base_url, split_links, with_own_short_links,
+    CODE_LENGTH, LINK_PATH, join_links, links_base_url, new_codes, split_links, with_own_short_links,
 )
 from mannerly.messages.service import pick_channel, policy_topic
 from mannerly.models import (
@@ -365,14 +365,20 @@ class Outcome:
     """One contact's result: the text and decision, or the rule that excluded it."""
 
     row: Any
-    text: str | None
+    text: str | None  # as rendered, links as written
     language: str | None
     decision: Decision | None
     rule: str | None  # set when excluded
     template: Template | None = None
     state: ContactState | None = None  # what the engine knew, kept for deciding again at a later slot
-    # The decision's final text with this recipient's own link codes (the decision itself may be shared).
+    # The decision's final text (with tracked links: a placeholder code in each short link; the writer
+    # puts in the recipient's own codes, see _write_batch).
     final_text: str | None = None
+    # The text the engine decided (tracked links replaced by placeholder short links), and the rendered
+    # text cut around those links (split_links): the pieces between them and their URLs.
+    decided_text: str | None = None
+    pieces: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
 
     @property
     def eligible(self) -> bool:
@@ -381,14 +387,14 @@ class Outcome:
 
 
 def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at: datetime,
-             links: LinkBatch | None, seconds: Counter[str] | None = None,
+             link_base: str | None, seconds: Counter[str] | None = None,
              id_range: tuple[int, int] | None = None) -> list[Outcome]:
     """Render and decide one batch of contacts as of `at` (state gathered in bulk).
 
-    With tracked links the engine decides the text with a placeholder short link of the same
-    length (same segments, same link host) and the recipient's own codes are put into the
-    final text afterwards: texts then repeat across recipients and the engine's per-text
-    work is done once per distinct text instead of once per recipient.
+    With tracked links (link_base: the short-link base URL) the engine decides the text with a
+    placeholder short link of the same length (same segments, same link host), and the
+    recipient's own codes are put into the texts when the rows are written: texts then repeat
+    across recipients and the engine's per-text work is done once per distinct text.
     """
     started = time.perf_counter()
     contacts = context.plan_contacts(rows)
@@ -406,19 +412,16 @@ def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at
         if text is None:
             outcomes.append(Outcome(contact, None, None, None, TEMPLATE_RULE))
             continue
-        decided_text, real_links = text, []
-        if links is not None:
+        decided_text, pieces, urls = text, (text,), ()
+        if link_base is not None:
             split = context.link_splits.get(text)
             if split is None:
-                pieces, urls = split_links(text, skip_prefix=links.base_url + LINK_PATH)
-                placeholder = links.base_url + LINK_PATH + PLACEHOLDER_CODE
+                pieces, urls = split_links(text, skip_prefix=link_base + LINK_PATH)
+                placeholder = link_base + LINK_PATH + PLACEHOLDER_CODE
                 if len(context.link_splits) >= TEXT_CACHE_LIMIT:
                     context.link_splits.clear()
                 split = context.link_splits[text] = (join_links(pieces, [placeholder] * len(urls)), pieces, urls)
             decided_text, pieces, urls = split
-            if urls:
-                text = links.rewrite_split(contact.id, contact.id, pieces, urls)
-                real_links = [row["code"] for row in links.pending[contact.id]]
         state = states[contact.id]
         fact = facts.get(id(template))
         if fact is None:
@@ -432,14 +435,9 @@ def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at
                 text=decided_text, topic=topic, source=Source.CAMPAIGN, channel=campaign_channel,
                 whatsapp_template=whatsapp, language=language)
         decision = context.decisions.decide_once(request, state, at)
-        final_text = _with_codes(decision.final_text, real_links) if real_links else decision.final_text
-        if decision.action is Action.REJECT:
-            if links is not None:
-                links.forget(contact.id)
-            outcomes.append(Outcome(contact, text, language, decision, exclusion_rule(decision), template,
-                                    state, final_text))
-        else:
-            outcomes.append(Outcome(contact, text, language, decision, None, template, state, final_text))
+        rule = exclusion_rule(decision) if decision.action is Action.REJECT else None
+        outcomes.append(Outcome(contact, text, language, decision, rule, template, state, decision.final_text,
+                                decided_text, pieces, urls))
     if seconds is not None:
         seconds["gather"] += gathered - started
         seconds["decide"] += time.perf_counter() - gathered
@@ -519,7 +517,7 @@ def _redecide_late(session: Session, context: CampaignContext, outcomes: list[Ou
         earliest = outcome.decision.send_at or at
         for _ in range(REDECIDE_TRIES):
             candidate = table.peek(earliest)
-            request = SendRequest(text=outcome.text or "", topic=topic, source=Source.CAMPAIGN,
+            request = SendRequest(text=outcome.decided_text or "", topic=topic, source=Source.CAMPAIGN,
                                   channel=context.campaign.channel, whatsapp_template=_whatsapp_name(outcome.template),
                                   language=outcome.language)
             again = context.decisions.decide_once(request, outcome.state, candidate)
@@ -594,19 +592,15 @@ def preview_campaign(session: Session, settings: Settings, campaign: Campaign, n
     total = count_matching(session, context.compiled)
     step = max(1, -(-total // limit)) if total > limit else 1
     extra = (Contact.id % step == 0) if step > 1 else None
-    links = LinkBatch(base_url=context.base_url, workspace_id=context.workspace.id, campaign_id=campaign.id,
-                      now=now) if context.base_url else None
     # A sample stands for `step` contacts each, so its throttle is `step` times tighter.
     table = SlotTable(per_minute=max(1, campaign.throttle_per_minute // step) if step > 1
                       else campaign.throttle_per_minute)
     outcomes: list[Outcome] = []
     slots: dict[int, datetime] = {}
     for rows in iter_matching(session, context.compiled, CONTACT_COLUMNS, chunk=BATCH_SIZE, extra=extra):
-        batch = evaluate(session, context, rows, start, links)
+        batch = evaluate(session, context, rows, start, context.base_url)  # a preview makes no codes
         slots.update(assign_slots(session, context, batch, table, start))
         outcomes.extend(batch)
-        if links is not None:
-            links.pending.clear()  # a preview stores no links
     evaluated = len(outcomes)
     scale = total / evaluated if evaluated else 0.0
     excluded = Counter(outcome.rule for outcome in outcomes if not outcome.eligible)
@@ -747,8 +741,8 @@ def plan_batch(session: Session, context: CampaignContext, table: SlotTable, sta
 # The outbox columns a campaign writes, in the order of the tuples _write_batch builds: the id and the
 # conversation come from the writing transaction, the decision is put together there from its shared
 # part and the recipient's final text, the rest comes from prepare_batch (PreparedBatch.entries).
-MESSAGE_COLUMNS = ("id", "conversation_id", "decision", "workspace_id", "contact_id", "direction", "channel_id",
-                   "channel_kind", "topic_id", "source", "body", "final_text", "request", "status", "send_at",
+MESSAGE_COLUMNS = ("id", "conversation_id", "decision", "body", "final_text", "workspace_id", "contact_id",
+                   "direction", "channel_id", "channel_kind", "topic_id", "source", "request", "status", "send_at",
                    "attempts", "segments", "encoding", "redacted", "created_at", "updated_at")
 RECIPIENT_COLUMNS = ("workspace_id", "campaign_id", "contact_id", "message_id", "status", "reason", "created_at")
 # Short links: the message id comes from the writing transaction, the rest from prepare_batch.
@@ -803,25 +797,26 @@ class PreparedBatch:
     """One batch decided, given throttle slots and turned into row values: all that writing it needs.
 
     Plain values only (it travels between processes in parallel planning). `entries` holds one
-    (contact id, message or None, excluding rule or None, short-link values) per contact. A message
-    is (index into `decisions`, final text, the values of MESSAGE_COLUMNS[3:]); the link values are
-    LINK_COLUMNS[1:]; all in stored form. The decisions are sent once per batch, not per message.
+    (contact id, message or None, excluding rule or None) per contact. A message is (index into
+    `decisions`, final text with placeholder codes, the rendered text's pieces and link URLs as
+    split_links cut them, the values of MESSAGE_COLUMNS[5:] in stored form). The writer draws the
+    link codes and puts them into the texts (_write_batch). Texts, pieces and decisions repeat
+    across recipients as the same objects, which a pickle sends once.
     """
 
     after_id: int  # the planning cursor this batch continues from
     last_id: int  # the last contact id the segment query scanned: the cursor after this batch
-    entries: list[tuple[int, tuple[int, str, tuple[Any, ...]] | None, str | None, tuple[tuple[Any, ...], ...]]]
+    entries: list[tuple[int, tuple[Any, ...] | None, str | None]]
     next_slot_at: datetime | None
     decisions: list[Any] = field(default_factory=list)  # StoredForm.decisions
+    link_base: str | None = None  # "<short-link base URL>/l/" with tracked links, else None
 
 
 def prepare_batch(session: Session, context: CampaignContext, table: SlotTable, start: datetime, now: datetime,
                   rows: Sequence[Any], after_id: int, last_id: int, seconds: Counter[str]) -> PreparedBatch:
     """Decide a batch of contact rows (as of `start`), give the eligible ones throttle slots, build their rows."""
     campaign = context.campaign
-    links = LinkBatch(base_url=context.base_url, workspace_id=campaign.workspace_id, campaign_id=campaign.id,
-                      now=now) if context.base_url else None
-    outcomes = evaluate(session, context, rows, start, links, seconds, (after_id, last_id)) if rows else []
+    outcomes = evaluate(session, context, rows, start, context.base_url, seconds, (after_id, last_id)) if rows else []
     clock = time.perf_counter()
     slots = assign_slots(session, context, outcomes, table, start)
     seconds["slots"] += time.perf_counter() - clock
@@ -850,20 +845,16 @@ def prepare_batch(session: Session, context: CampaignContext, table: SlotTable, 
             request = requests[(id(outcome.template), outcome.language)] = form.json({
                 "channel": campaign.channel, "reply": False, "whatsapp_template": whatsapp,
                 "whatsapp_parameters": [], "language": outcome.language, "campaign_id": campaign.id})
-        message = (form.decision_ref(decision), outcome.final_text, (
-            workspace_id, row.id, "outbound", channel_ids[route], decision.channel,
-            topic_id, Source.CAMPAIGN.value, outcome.text, outcome.final_text, request,
-            "deferred" if slot > now else "pending", form.moment(slot), 0, decision.segments, decision.encoding,
-            False, stored_now, stored_now,
+        message = (form.decision_ref(decision), outcome.final_text, outcome.pieces, outcome.urls, (
+            workspace_id, row.id, "outbound", channel_ids[route], decision.channel, topic_id, Source.CAMPAIGN.value,
+            request, "deferred" if slot > now else "pending", form.moment(slot), 0, decision.segments,
+            decision.encoding, False, stored_now, stored_now,
         ))
-        link_values = tuple(
-            (link["workspace_id"], link["code"], link["url"], link["contact_id"], link["campaign_id"],
-             link["automation_id"], 0, stored_now)
-            for link in links.pending.get(row.id, ())) if links is not None else ()
-        entries.append((row.id, message, None, link_values))
+        entries.append((row.id, message, None))
     seconds["rows"] += time.perf_counter() - clock
     return PreparedBatch(after_id=after_id, last_id=last_id, entries=entries,
-                         next_slot_at=max(slots.values()) if slots else None, decisions=form.decisions)
+                         next_slot_at=max(slots.values()) if slots else None, decisions=form.decisions,
+                         link_base=context.base_url + LINK_PATH if context.base_url else None)
 
 
 def write_prepared(session: Session, campaign_id: int, prepared: PreparedBatch, now: datetime,
@@ -889,7 +880,7 @@ def write_prepared(session: Session, campaign_id: int, prepared: PreparedBatch, 
     entries = [entry for entry in prepared.entries if entry[0] not in already] if already else prepared.entries
     result.skipped += len(prepared.entries) - len(entries)
     campaign = session.get(Campaign, campaign_id)
-    queued = _write_batch(session, campaign, entries, prepared.decisions, prepared.after_id, prepared.last_id, now)
+    queued = _write_batch(session, campaign, entries, prepared, now)
     session.execute(update(Campaign).where(Campaign.id == campaign_id).values(
         planned_count=Campaign.planned_count + queued,
         next_slot_at=prepared.next_slot_at if prepared.next_slot_at is not None else Campaign.next_slot_at,
@@ -905,30 +896,42 @@ def write_prepared(session: Session, campaign_id: int, prepared: PreparedBatch, 
     return True
 
 
-def _write_batch(session: Session, campaign: Campaign, entries: list[tuple[Any, ...]], decisions: list[Any],
-                 after_id: int, last_id: int, now: datetime) -> int:
+def _write_batch(session: Session, campaign: Campaign, entries: list[tuple[Any, ...]], prepared: PreparedBatch,
+                 now: datetime) -> int:
     """Insert the entries' outbox rows, recipients and short links, and mark their contacts as written to.
 
-    Returns how many messages were queued. Contacts get last_outbound_at = now like any stored
-    outbound message (segments such as "last_outbound_at older_than_days 30" must see the campaign).
+    Each tracked link gets a new code here: the texts get the recipient's own short links and the
+    decision's final text its codes in place of the placeholders. Returns how many messages were
+    queued. Contacts get last_outbound_at = now like any stored outbound message (segments such as
+    "last_outbound_at older_than_days 30" must see the campaign).
     """
     form = StoredForm(session)
     stored_now = form.moment(now)
     queued = [entry for entry in entries if entry[1] is not None]
-    conversations = _conversations_between(session, after_id, last_id) if queued else {}
+    conversations = _conversations_between(session, prepared.after_id, prepared.last_id) if queued else {}
     ids = reserve_ids(session, Message.__table__, len(queued)) if queued else []
+    codes = new_codes(sum(len(entry[1][3]) for entry in queued)) if prepared.link_base else []
+    stored, decisions, link_base = form.with_final_text, prepared.decisions, prepared.link_base
+    message_rows = []
+    link_rows = []
+    for (contact_id, (decision, final_text, pieces, urls, rest), _rule), message_id in zip(queued, ids, strict=True):
+        body = pieces[0]
+        if urls:
+            mine = [codes.pop() for _url in urls]
+            body = join_links(pieces, [link_base + code for code in mine])
+            final_text = _with_codes(final_text, mine)
+            link_rows.extend((message_id, campaign.workspace_id, code, url, contact_id, campaign.id, None, 0, stored_now)
+                             for code, url in zip(mine, urls, strict=True))
+        # Ids reserved up front let one plain executemany write the rows (no RETURNING round trips), as tuples
+        # through the table rather than the mapped class: the ORM's per-row bookkeeping is not needed.
+        message_rows.append((message_id, conversations.get(contact_id), stored(decisions[decision], final_text), body,
+                             final_text) + rest)
+    insert_rows(session, Message.__table__, MESSAGE_COLUMNS, message_rows)
     message_ids = {entry[0]: message_id for entry, message_id in zip(queued, ids, strict=True)}
-    # Ids reserved up front let one plain executemany write the rows (no RETURNING round trips), as tuples
-    # through the table rather than the mapped class: the ORM's per-row bookkeeping is not needed.
-    stored = form.with_final_text
-    insert_rows(session, Message.__table__, MESSAGE_COLUMNS, [
-        (message_id, conversations.get(entry[0]), stored(decisions[entry[1][0]], entry[1][1])) + entry[1][2]
-        for entry, message_id in zip(queued, ids)])
     insert_rows(session, CampaignRecipient.__table__, RECIPIENT_COLUMNS, [
         (campaign.workspace_id, campaign.id, entry[0], message_ids.get(entry[0]),
          "rejected" if entry[1] is None else "queued", entry[2], stored_now) for entry in entries])
-    insert_rows(session, ShortLink.__table__, LINK_COLUMNS, [
-        (message_ids[entry[0]],) + link for entry in queued for link in entry[3]])
+    insert_rows(session, ShortLink.__table__, LINK_COLUMNS, link_rows)
     touch_last_outbound(session, [entry[0] for entry in queued], now)
     return len(queued)
 
