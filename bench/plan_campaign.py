@@ -3,14 +3,15 @@
 Builds a fresh, migrated SQLite file with N contacts (Korea 50%, Indonesia 30%, Greece 20%;
 90% opted in to the marketing topic "promotions", 2% globally opted out, a pool of first
 names, a few tags and attributes) using fast bulk inserts (not timed), then times the real
-planner (`mannerly.campaigns.service.plan_campaign`): segment → gather state → decide
+planner (`mannerly.campaigns.parallel.plan_in_parallel`, or with --parallel off
+`mannerly.campaigns.service.plan_campaign`): segment → gather state → decide
 (Source.CAMPAIGN) → render (a template per language with a link) → short links →
 throttle slots → insert the outbox rows, recipients and links, batch by batch.
 
 Then it times a raw bulk insert of the same final rows (messages, campaign_recipients,
 short_links copied with plain executemany into an empty copy of the schema): the ratio
-of the two is the planner's overhead. Peak memory is the planning process's own
-(ru_maxrss; the fixture is built in a child process). Machine and load (`uptime`) are
+of the two is the planner's overhead. Peak memory is the planning process's own plus the
+deciding process's (ru_maxrss of each; the fixture is built in a child process). Machine and load (`uptime`) are
 printed before and after.
 
     .venv/bin/python bench/plan_campaign.py                 # 1,000,000 recipients
