@@ -179,3 +179,20 @@ def test_parallel_planning_needs_two_cores_and_a_database_file(settings, monkeyp
     assert not parallel.parallel_possible(settings.model_copy(update={"database_url": "sqlite:///:memory:"}))
     monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda _pid: {0})
     assert not parallel.parallel_possible(settings)
+
+
+def test_a_failing_planning_process_falls_back_to_planning_in_this_process(runtime, monkeypatch):
+    shop = make_shop(runtime, people(9))
+    campaign_id = new_campaign(runtime, shop, throttle_per_minute=100)
+    launch(runtime, campaign_id)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_RECIPIENTS", 2)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda _pid: {0, 1})
+
+    def broken(*_args, **_kwargs):
+        """The planning process could not start."""
+        raise parallel.PlanningWorkerError("the planning process ended early (exit code 1)")
+
+    monkeypatch.setattr(parallel, "plan_in_parallel", broken)
+    result = parallel.plan_pass(runtime.sessionmaker, runtime.settings, campaign_id, START, batch_size=4)
+    assert result.batches == 1 and result.queued + result.rejected == 4
+    assert sum(recipients_per_contact(runtime, campaign_id).values()) == 4

@@ -16,6 +16,7 @@ planner stops the writing at the next batch. Every message still goes through th
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import resource
@@ -44,6 +45,8 @@ from mannerly.campaigns.service import (
 from mannerly.config import Settings
 from mannerly.models import Campaign, Contact, Segment
 from mannerly.segments.service import compiled_for, next_chunk
+
+log = logging.getLogger(__name__)
 
 # Campaigns with at least this many recipients left are planned in parallel, in one pass of the worker.
 PARALLEL_MIN_RECIPIENTS = 20_000
@@ -95,7 +98,12 @@ def plan_pass(sessions: sessionmaker[Session], settings: Settings, campaign_id: 
               max_batches: int = 1, batch_size: int | None = None) -> PlanResult:
     """One worker pass over a campaign: all of it in parallel when large enough, else max_batches in this process."""
     if parallel_possible(settings) and recipients_left_at_least(sessions, campaign_id, now, PARALLEL_MIN_RECIPIENTS):
-        return plan_in_parallel(sessions, settings, campaign_id, now, batch_size=batch_size or PARALLEL_BATCH_SIZE)
+        try:
+            return plan_in_parallel(sessions, settings, campaign_id, now, batch_size=batch_size or PARALLEL_BATCH_SIZE)
+        except PlanningWorkerError:
+            # What was written stays (the cursor says where); this pass goes on in this process, so a
+            # planning process that cannot start (or keeps failing) never stalls the campaign.
+            log.exception("parallel planning of campaign %d failed; planning in this process", campaign_id)
     return plan_campaign(sessions, settings, campaign_id, now, max_batches=max_batches,
                          batch_size=batch_size or BATCH_SIZE)
 
