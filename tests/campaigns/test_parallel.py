@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mannerly.campaigns import parallel, service
+from mannerly.config import Settings
 from mannerly.models import Campaign, CampaignRecipient, Contact, Message, ShortLink
 from tests.campaigns.helpers import START, Person, make_shop
 from tests.campaigns.test_campaigns import launch, new_campaign
@@ -59,6 +60,26 @@ def recipients_per_contact(runtime, campaign_id: int) -> Counter[int]:
 
 
 def test_parallel_planning_writes_what_one_process_writes(runtime):
+    same_plan_either_way(runtime)
+
+
+@pytest.mark.postgres
+def test_parallel_planning_writes_what_one_process_writes_on_postgresql(postgres_url, clock):
+    from mannerly.db import upgrade_database
+    from mannerly.runtime import Runtime
+    from tests.campaigns.conftest import LINKS_BASE
+
+    upgrade_database(postgres_url)
+    clock.set(START)
+    runtime = Runtime.create(Settings(database_url=postgres_url, public_base_url=LINKS_BASE), clock=clock)
+    try:
+        same_plan_either_way(runtime)
+    finally:
+        runtime.close()
+
+
+def same_plan_either_way(runtime) -> None:
+    """Two shops with the same people: one campaign planned in one process, the other in parallel."""
     group = people(40)
     one = make_shop(runtime, group, name="One process")
     two = make_shop(runtime, group, name="Two processes")
