@@ -237,3 +237,33 @@ def test_customary_receipts_read_in_one_match_as_the_general_reading_does():
     ]
     for text in texts:
         assert parse_receipt_text(text) == read_receipt_keys(text), text
+
+
+def test_tracker_registers_a_batch_under_one_lock_round_as_one_by_one():
+    """register_many takes the lock once, releases every held receipt that now matches, and matches later ones."""
+    tracker = ReceiptTracker()
+    rounds = []
+    lock = tracker._lock
+
+    class CountingLock:
+        """The tracker's lock, counting acquisitions."""
+
+        def __enter__(self):
+            rounds.append(1)
+            return lock.__enter__()
+
+        def __exit__(self, *exc):
+            return lock.__exit__(*exc)
+
+    assert tracker.resolve("0000BC614E", StatusUpdate("0000BC614E", "delivered", "DELIVRD")) is None  # 12345678
+    tracker._lock = CountingLock()
+    released = tracker.register_many([("12345678", ["12345678"]), ("A1", ["A1", "A2"]), ("77", ["77"])])
+    assert [(update.provider_message_id, update.status) for update in released] == [("12345678", "delivered")]
+    assert len(rounds) == 1 + len(released)  # one for the whole batch, one per held receipt released
+    assert len(tracker) == 2  # 12345678 is final already; A1 (two parts) and 77 wait
+    first = tracker.resolve("a1", StatusUpdate("a1", "delivered", "DELIVRD"))
+    assert first is None  # one part of two: folded until the other arrives
+    last = tracker.resolve("A2", StatusUpdate("A2", "delivered", "DELIVRD"))
+    assert last is not None and last.provider_message_id == "A1"
+    assert tracker.resolve("77", StatusUpdate("77", "undelivered", "UNDELIV")).provider_message_id == "77"
+    assert len(tracker) == 0

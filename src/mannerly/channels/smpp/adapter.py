@@ -198,17 +198,24 @@ class ReceiptTracker:
 
     def register(self, provider_message_id: str, part_ids: list[str]) -> list[StatusUpdate]:
         """Remember a sent message's part ids; returns held receipts that now match it."""
+        return self.register_many([(provider_message_id, part_ids)])
+
+    def register_many(self, messages: list[tuple[str, list[str]]]) -> list[StatusUpdate]:
+        """Remember several sent messages (first part's id, every part's id) under one lock round; returns
+        held receipts that now match them."""
         matched: list[list[Any]] = []
         with self._lock:
-            tracked = _Tracked(provider_message_id, list(part_ids))
-            self._messages[provider_message_id] = tracked
-            for index, part_id in enumerate(part_ids):
-                for key in _sent_keys(part_id):
-                    self._index[key[0]][key[1]] = (tracked, index)
-                    for entry in self._orphan_keys.pop(key, ()):
-                        if not entry[3]:
-                            entry[3] = True
-                            matched.append(entry)
+            for provider_message_id, part_ids in messages:
+                tracked = _Tracked(provider_message_id, list(part_ids))
+                self._messages[provider_message_id] = tracked
+                for index, part_id in enumerate(part_ids):
+                    for key in _sent_keys(part_id):
+                        self._index[key[0]][key[1]] = (tracked, index)
+                        if self._orphan_keys:
+                            for entry in self._orphan_keys.pop(key, ()):
+                                if not entry[3]:
+                                    entry[3] = True
+                                    matched.append(entry)
             while len(self._messages) > self.max_tracked:
                 _, oldest = self._messages.popitem(last=False)
                 self._unindex(oldest)
@@ -453,7 +460,15 @@ class SmppAdapter:
         for submission in submissions:
             if submission.result is None:
                 self._await_rest(submission)
-        return [submission.result or self._accepted(submission) for submission in submissions]
+        accepted = [submission for submission in submissions if submission.result is None]
+        if accepted:
+            # Every accepted message's ids in one lock round (the session thread resolves receipts under it).
+            registered = [([message_id or "" for message_id in submission.message_ids]) for submission in accepted]
+            self._updates.extend(self.receipts.register_many([(ids[0], ids) for ids in registered]))
+            for submission, ids in zip(accepted, registered, strict=True):
+                submission.result = SendResult(accepted=True, status="sent", provider_message_id=ids[0],
+                                               exchange=self._exchange(submission))
+        return [submission.result for submission in submissions]
 
     def _prepare(self, message: OutboundMessage) -> _Submission:
         """Encode a message's parts; a text that cannot be encoded fails at once."""
@@ -586,14 +601,6 @@ class SmppAdapter:
                 self._submit_part(submission, index)
                 if submission.result is not None:
                     return
-
-    def _accepted(self, submission: _Submission) -> SendResult:
-        """Every part accepted: remember the ids for receipts and report the first part's id."""
-        ids = [message_id or "" for message_id in submission.message_ids]
-        for update in self.receipts.register(ids[0], ids):
-            self._updates.append(update)
-        return SendResult(accepted=True, status="sent", provider_message_id=ids[0],
-                          exchange=self._exchange(submission))
 
     def _refused(self, submission: _Submission, command_status: int, *, retryable: bool,
                  detail: str | None = None) -> SendResult:
