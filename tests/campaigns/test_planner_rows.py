@@ -57,3 +57,22 @@ def test_planning_marks_queued_contacts_as_written_to_like_any_stored_message(ru
         assert count_matching(session, recently) == result.queued == 6
     assert {contact_id for contact_id, moment in touched.items() if moment is not None} == queued
     assert {touched[contact_id] for contact_id in queued} == {START}
+
+
+def test_attributes_are_read_as_text_and_decoded_only_when_they_hold_a_variable_of_the_template(runtime):
+    """A template reading {{ city }}: each contact's own city; an attribute named first_name still overrides
+    the column; a contact without the attribute is excluded (nothing to fill it with), as before."""
+    from tests.campaigns.helpers import Person, make_shop
+
+    people = [Person("+306900000021", "en", "Nick", attributes={"city": "Athens", "age": 30}),
+              Person("+306900000022", "en", "Anna", attributes={"first_name": "Anastasia", "city": "Patras"}),
+              Person("+306900000023", "en", "Eleni", attributes={"age": 41}),
+              Person("+306900000024", "en", "Maria", attributes={"city": "Βόλος"})]
+    shop = make_shop(runtime, people, body="Hi {{ first_name }} in {{ city }}: 20% off at https://shop.example/sale")
+    campaign_id = new_campaign(runtime, shop, throttle_per_minute=100)
+    launch(runtime, campaign_id)
+    result = plan(runtime, campaign_id)
+    assert (result.queued, dict(result.excluded)) == (3, {"template": 1})
+    texts = sorted(message.body for message in campaign_rows(runtime, campaign_id))
+    assert [text.split(":")[0] for text in texts] == ["Hi Anastasia in Patras", "Hi Maria in Βόλος",
+                                                      "Hi Nick in Athens"]

@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mannerly.campaigns.service import (
     BATCH_SIZE,
-    CONTACT_COLUMNS,
     PlanResult,
     _finish_planning,
     load_context,
@@ -190,7 +189,7 @@ def prepare_batches(settings: Settings, campaign_id: int, now: datetime, cursor:
             session.commit()  # ends the read transaction (objects stay loaded: expire_on_commit is off)
             while True:
                 clock = time.perf_counter()
-                rows, last_id = next_chunk(session, context.compiled, CONTACT_COLUMNS, after_id=cursor,
+                rows, last_id = next_chunk(session, context.compiled, context.contact_columns, after_id=cursor,
                                            chunk=batch_size)
                 seconds["select"] += time.perf_counter() - clock
                 if last_id == cursor:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Boolean, func, insert, select, update
+from sqlalchemy import JSON, Boolean, Text, cast, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from mannerly.config import Settings
@@ -70,6 +70,10 @@ CONTACT_COLUMNS = (
 # or mobile prefix. Parsing every number costs ~150 µs, a million of them minutes; see planning_zones.
 ZONE_PREFIX = 7
 CONTACT_COUNT = len(CONTACT_COLUMNS)
+# The same, with the attributes as their JSON text: planning decodes them only for contacts whose attributes
+# name a variable of the template (TemplateSet.data); a segment with Python checks needs them decoded.
+RAW_ATTRIBUTE_COLUMNS = tuple(cast(column, Text).label("attributes") if column.key == "attributes" else column
+                              for column in CONTACT_COLUMNS)
 BATCH_SIZE = 5000
 PREVIEW_LIMIT = 5000
 SAMPLE_TEXTS = 3
@@ -214,7 +218,19 @@ class TemplateSet:
         self.by_language = {row.language: row for row in rows}
         self.default = self.by_language.get(default_language) or (rows[0] if rows else None)
         self.names = {row.language: sorted(template_variables(row.body)) for row in rows}
+        # How each variable's name looks as a key in attributes' JSON text (escaped, and as PostgreSQL writes it).
+        self.keys = {language: tuple({text for name in names for text in (json.dumps(name), f'"{name}"')})
+                     for language, names in self.names.items()}
         self.cache: dict[tuple, str | None] = {}
+
+    def data(self, template: Template, row: Any) -> dict[str, Any]:
+        """contact_data(row) for this template: attributes read as JSON text are decoded only when they
+        hold a key the template reads (otherwise they cannot change the text)."""
+        attributes = row.attributes
+        if isinstance(attributes, str):
+            keys = self.keys[template.language]
+            attributes = json.loads(attributes) if any(key in attributes for key in keys) else None
+        return contact_data(row, attributes)
 
     def choose(self, language: str | None) -> Template | None:
         """The template in the contact's language, else the workspace's default language, else any."""
@@ -248,10 +264,10 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def contact_data(row: Any) -> dict[str, Any]:
-    """What a template sees of a contact (the same fields as single messages: name, phone, attributes)."""
+def contact_data(row: Any, attributes: dict[str, Any] | None) -> dict[str, Any]:
+    """What a template sees of a contact (the same fields as single messages: name, phone, its attributes)."""
     data: dict[str, Any] = {"first_name": row.first_name, "name": row.name, "phone": row.phone,
-                            **(row.attributes or {})}
+                            **(attributes or {})}
     return {key: value for key, value in data.items() if value not in (None, "")}
 
 
@@ -321,6 +337,11 @@ class CampaignContext:
         """One decision cache per campaign and policy."""
         if self.decisions is None:
             self.decisions = DecisionCache(self.policy)
+
+    @property
+    def contact_columns(self) -> tuple[Any, ...]:
+        """What planning reads of each contact: attributes as JSON text unless the segment's Python checks read them."""
+        return CONTACT_COLUMNS if self.compiled.refine else RAW_ATTRIBUTE_COLUMNS
 
     def plan_contacts(self, rows: Sequence[Any]) -> list[PlanContact]:
         """Rows as PlanContacts with their zones."""
@@ -408,7 +429,7 @@ def evaluate(session: Session, context: CampaignContext, rows: Sequence[Any], at
     outcomes = []
     for contact in contacts:
         template = context.templates.choose(contact.language)
-        text = context.templates.render(template, contact_data(contact)) if template else None
+        text = context.templates.render(template, context.templates.data(template, contact)) if template else None
         if text is None:
             outcomes.append(Outcome(contact, None, None, None, TEMPLATE_RULE))
             continue
@@ -597,7 +618,7 @@ def preview_campaign(session: Session, settings: Settings, campaign: Campaign, n
                       else campaign.throttle_per_minute)
     outcomes: list[Outcome] = []
     slots: dict[int, datetime] = {}
-    for rows in iter_matching(session, context.compiled, CONTACT_COLUMNS, chunk=BATCH_SIZE, extra=extra):
+    for rows in iter_matching(session, context.compiled, context.contact_columns, chunk=BATCH_SIZE, extra=extra):
         batch = evaluate(session, context, rows, start, context.base_url)  # a preview makes no codes
         slots.update(assign_slots(session, context, batch, table, start))
         outcomes.extend(batch)
@@ -728,7 +749,8 @@ def plan_batch(session: Session, context: CampaignContext, table: SlotTable, sta
         return False
     cursor = campaign.plan_cursor
     clock = time.perf_counter()
-    rows, last_id = next_chunk(session, context.compiled, CONTACT_COLUMNS, after_id=cursor, chunk=batch_size)
+    rows, last_id = next_chunk(session, context.compiled, context.contact_columns, after_id=cursor,
+                               chunk=batch_size)
     result.seconds["select"] += time.perf_counter() - clock
     if last_id == cursor:
         _finish_planning(session, campaign, now)
