@@ -198,7 +198,8 @@ def plan(path: Path, throttle: int, batch_size: int | None, track_links: bool, i
         last = campaign.next_slot_at
     runtime.close()
     return {
-        "plan_seconds": round(seconds, 2), "batches": result.batches, "queued": result.queued,
+        "plan_seconds": round(seconds, 2), "batches": result.batches, "transactions": result.transactions,
+        "queued": result.queued,
         "rejected": result.rejected, "excluded": dict(result.excluded),
         "phase_seconds": {phase: round(value, 2) for phase, value in result.seconds.most_common()},
         "recipients_per_second": round((result.queued + result.rejected) / seconds) if seconds else None,
@@ -298,7 +299,8 @@ def main() -> None:
         return
     print(f"Planned {report['queued']:,} messages ({report['rejected']:,} excluded: {report['excluded']}) "
           f"for {options.contacts:,} contacts in {report['plan_seconds']} s "
-          f"({report['recipients_per_second']:,} recipients/s, {report['batches']} batches)")
+          f"({report['recipients_per_second']:,} recipients/s, {report['batches']} batches, "
+          f"{report['transactions']} writing transactions)")
     print(f"Phases (s): {report['phase_seconds']}")
     print(f"Peak memory: {report['peak_rss_mib']} MiB (writer {report['planner_peak_rss_mib']} MiB, "
           f"deciding process {report['worker_peak_rss_mib']} MiB) "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# A writer that finds SQLite's write lock taken sleeps and tries again: after 1, 2, 5, 10, 15, 20, 25, 25,
+# 25, 50 and 50 ms, then every 100 ms (sqliteDefaultBusyCallback) until the busy timeout.
+SQLITE_BUSY_RETRY_SECONDS = 0.1
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -122,6 +126,45 @@ def serialize_writes(session: Session) -> bool:
         session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0"))
         return False
     return True
+
+
+class WriteGaps:
+    """Leaves SQLite's write lock free between the transactions of a long run of writes, so waiting writers get it.
+
+    A waiting writer only tries again every so often (every 100 ms once it has waited 0.3 s): a
+    writer that commits and at once begins its next transaction leaves too short a gap to be
+    noticed. After a transaction that held the lock long (its waiters now retry every 50–100 ms),
+    or when another connection did get in between our last two transactions (others are writing:
+    more may be waiting), the next transaction waits until the lock has been free for
+    SQLITE_BUSY_RETRY_SECONDS, time enough for every waiting writer's next try.
+    """
+
+    def __init__(self, long_hold_seconds: float) -> None:
+        """Give the full gap after transactions that held the lock at least `long_hold_seconds`."""
+        self.long_hold_seconds = long_hold_seconds
+        self.free_until = 0.0
+        self.version: int | None = None
+        self.others = False
+
+    def before(self) -> None:
+        """Just before the transaction's first write: wait out the gap the previous transaction asked for."""
+        pause = self.free_until - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+
+    def began(self, session: Session) -> None:
+        """Right after the first write (the lock is ours): note whether another connection committed meanwhile."""
+        # data_version changes when another connection commits; it cannot while we hold the lock.
+        version = session.connection().exec_driver_sql("PRAGMA data_version").scalar()
+        self.others = self.version is not None and version != self.version
+        self.version = version
+
+    def committed(self, held_seconds: float) -> None:
+        """Right after the commit: ask for a full gap after a long transaction or while others write."""
+        if self.others or held_seconds >= self.long_hold_seconds:
+            self.free_until = time.perf_counter() + SQLITE_BUSY_RETRY_SECONDS
+        else:
+            self.free_until = 0.0
 
 
 def update_by_id(session: Session, table: Table, rows: Iterable[dict]) -> None:

@@ -84,3 +84,13 @@ def test_plan_campaign_plans_the_same_in_parallel_and_in_one_process():
     assert on["worker_peak_rss_mib"] > 0 and off["worker_peak_rss_mib"] is None
     assert on["raw_rows"] == off["raw_rows"] == 2 * on["queued"] + 3000  # messages, short links, recipients
     assert on["peak_rss_mib"] == on["planner_peak_rss_mib"] + on["worker_peak_rss_mib"]
+
+
+def test_plan_concurrent_writes_plans_while_an_api_writer_writes():
+    """3,000 contacts in transactions of 300 while one API writer writes: every write answered, none failed."""
+    result = run_bench("plan_concurrent_writes.py", "--contacts", "3000", "--write-chunk", "300", timeout=180)
+    # Contacts the API creates while the plan runs join the segment after the fixture's 3,000 (more batches).
+    assert result["done"] and result["queued"] > 0 and result["transactions"] >= 10
+    writes = result["writes"]["all"]
+    assert set(writes) == {"inbound", "stop", "send"}
+    assert all(figures["count"] > 0 and figures["failed"] == 0 for figures in writes.values()), writes

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from fastapi.testclient import TestClient
+from sqlalchemy import event, func, select
+
+from mannerly.app import create_app
 
 from mannerly.campaigns import parallel, service
 from mannerly.config import Settings
-from mannerly.models import Campaign, CampaignRecipient, Contact, Message, ShortLink
+from mannerly.models import Campaign, CampaignRecipient, Contact, Message, ShortLink, Workspace
+from mannerly.workspaces.service import create_api_key
 from tests.campaigns.helpers import START, Person, make_shop
 from tests.campaigns.test_campaigns import launch, new_campaign
 
@@ -217,3 +223,102 @@ def test_a_failing_planning_process_falls_back_to_planning_in_this_process(runti
     result = parallel.plan_pass(runtime.sessionmaker, runtime.settings, campaign_id, START, batch_size=4)
     assert result.batches == 1 and result.queued + result.rejected == 4
     assert sum(recipients_per_contact(runtime, campaign_id).values()) == 4
+
+
+def test_writers_waiting_while_the_planner_holds_the_write_lock_get_in_before_its_next_transactions(runtime,
+                                                                                                    monkeypatch):
+    """A customer's message and a STOP posted while the planner holds SQLite's write lock are stored in the
+    gap after that transaction, not after the whole campaign: other writers never wait for a whole plan."""
+    shop = make_shop(runtime, people(30))
+    campaign_id = new_campaign(runtime, shop, throttle_per_minute=100)
+    launch(runtime, campaign_id)
+    with runtime.session() as session:
+        key = create_api_key(session, session.get(Workspace, shop.workspace_id))
+        session.commit()
+    app = create_app(runtime, start_worker=False)
+    monkeypatch.setattr(parallel, "WRITE_CHUNK", 3)  # batches of 12 contacts, written 3 contacts a transaction
+    commits: list[str] = []  # "plan" and "api", in the order the transactions took effect
+    writing = threading.Event()  # set while the planner writes a part of a batch
+    answers = []
+
+    def on_commit(_connection) -> None:
+        """Fires while the committing transaction still holds the write lock: the order is the commit order."""
+        if threading.current_thread() is not threading.main_thread():
+            commits.append("api")  # the API's request, in a worker thread of its own
+        elif writing.is_set():
+            commits.append("plan")
+
+    def post(phone: str, text: str, ready: threading.Event) -> None:
+        """A simulated customer writes to the shop through the API."""
+        client = TestClient(app)
+        ready.set()
+        answers.append(client.post("/v1/simulator/inbound", json={"from": phone, "text": text},
+                                   headers={"Authorization": f"Bearer {key}"}))
+
+    writers = []
+    real_prepared, real_write = parallel.write_prepared, service._write_batch
+
+    def write_holding_the_lock(*args, **kwargs):
+        """In the planner's second transaction (the write lock is held): customers write, and wait for the lock."""
+        written = real_write(*args, **kwargs)
+        if commits.count("plan") == 1:
+            for phone, text in (("+821055500001", "Is the sale still on?"), (people(30)[4].phone, "STOP")):
+                ready = threading.Event()
+                writers.append(threading.Thread(target=post, args=(phone, text, ready)))
+                writers[-1].start()
+                ready.wait(10)
+            # Long enough for both requests to reach their first write and wait for the lock.
+            time.sleep(1.0)
+        return written
+
+    def marked(*args, **kwargs):
+        """The planner's writing transactions."""
+        writing.set()
+        try:
+            return real_prepared(*args, **kwargs)
+        finally:
+            writing.clear()
+
+    monkeypatch.setattr(service, "_write_batch", write_holding_the_lock)
+    monkeypatch.setattr(parallel, "write_prepared", marked)
+    event.listen(runtime.engine, "commit", on_commit)
+    try:
+        result = parallel.plan_in_parallel(runtime.sessionmaker, runtime.settings, campaign_id, START, batch_size=12)
+        for writer in writers:
+            writer.join(30)
+    finally:
+        event.remove(runtime.engine, "commit", on_commit)
+    assert result.done and result.batches == 3 and result.transactions == 10
+    assert [answer.status_code for answer in answers] == [200, 200], [answer.text for answer in answers]
+    assert sorted(str(answer.json()["keyword"]) for answer in answers) == ["None", "stop"]
+    # Both requests were stored after the planner's second transaction and before its fourth: in the gap after
+    # the transaction they waited for, or in the next one (the second of two writers may find the first holding
+    # the lock). Without the gaps they waited for the whole plan (all ten transactions).
+    assert commits.count("plan") == 10 and commits.count("api") == 2, commits
+    planned_before = [commits[:index].count("plan") for index, name in enumerate(commits) if name == "api"]
+    assert all(2 <= count <= 3 for count in planned_before), commits
+    recipients = recipients_per_contact(runtime, campaign_id)
+    assert sorted(recipients) == sorted(shop.contact_ids) and set(recipients.values()) == {1}
+
+
+def test_contacts_that_already_have_a_recipient_row_are_left_out_and_the_rest_written_whole(runtime):
+    shop = make_shop(runtime, people(12))
+    campaign_id = new_campaign(runtime, shop, throttle_per_minute=100)
+    launch(runtime, campaign_id)
+    with runtime.session() as session:
+        # Written by an older planner that did not move the cursor (the rows are built again without it).
+        session.add(CampaignRecipient(workspace_id=shop.workspace_id, campaign_id=campaign_id,
+                                      contact_id=shop.contact_ids[1], status="rejected", reason="consent",
+                                      created_at=START))
+        session.commit()
+    result = service.plan_campaign(runtime.sessionmaker, runtime.settings, campaign_id, START, batch_size=5)
+    assert result.done and result.skipped == 1 and result.batches == 3
+    recipients = recipients_per_contact(runtime, campaign_id)
+    assert sorted(recipients) == sorted(shop.contact_ids) and set(recipients.values()) == {1}
+    with runtime.session() as session:
+        # Every short link belongs to a message of the campaign and its contact, and appears in its text.
+        links = session.execute(select(ShortLink.code, Message.body, ShortLink.contact_id, Message.contact_id)
+                                .join(Message, Message.id == ShortLink.message_id)
+                                .where(ShortLink.campaign_id == campaign_id)).all()
+    assert len(links) == result.queued
+    assert all(code in body and mine == theirs for code, body, mine, theirs in links)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mannerly.config import Settings
 from mannerly.contacts.state import contact_time_zones, gather_contact_states
+from mannerly.db import WriteGaps
 from mannerly.errors import conflict, invalid, not_found
 from mannerly.links.service import (
     CODE_LENGTH, LINK_PATH, join_links, links_base_url, new_codes, split_links, with_own_short_links,
@@ -393,7 +394,7 @@ class Outcome:
     template: Template | None = None
     state: ContactState | None = None  # what the engine knew, kept for deciding again at a later slot
     # The decision's final text (with tracked links: a placeholder code in each short link; the writer
-    # puts in the recipient's own codes, see _write_batch).
+    # puts in the recipient's own codes, see build_rows).
     final_text: str | None = None
     # The text the engine decided (tracked links replaced by placeholder short links), and the rendered
     # text cut around those links (split_links): the pieces between them and their URLs.
@@ -712,6 +713,7 @@ class PlanResult:
     """What one planning run did."""
 
     batches: int = 0
+    transactions: int = 0  # writing transactions (parallel planning writes a batch in several)
     queued: int = 0
     rejected: int = 0
     skipped: int = 0
@@ -757,19 +759,22 @@ def plan_batch(session: Session, context: CampaignContext, table: SlotTable, sta
         result.done = True
         return False
     prepared = prepare_batch(session, context, table, start, now, rows, cursor, last_id, result.seconds)
-    return write_prepared(session, campaign.id, prepared, now, result)
+    if not write_prepared(session, campaign.id, prepared, now, result):
+        return False
+    result.batches += 1
+    return True
 
 
-# The outbox columns a campaign writes, in the order of the tuples _write_batch builds: the id and the
-# conversation come from the writing transaction, the decision is put together there from its shared
-# part and the recipient's final text, the rest comes from prepare_batch (PreparedBatch.entries).
-MESSAGE_COLUMNS = ("id", "conversation_id", "decision", "body", "final_text", "workspace_id", "contact_id",
-                   "direction", "channel_id", "channel_kind", "topic_id", "source", "request", "status", "send_at",
-                   "attempts", "segments", "encoding", "redacted", "created_at", "updated_at")
-RECIPIENT_COLUMNS = ("workspace_id", "campaign_id", "contact_id", "message_id", "status", "reason", "created_at")
-# Short links: the message id comes from the writing transaction, the rest from prepare_batch.
-LINK_COLUMNS = ("message_id", "workspace_id", "code", "url", "contact_id", "campaign_id", "automation_id",
-                "click_count", "created_at")
+# The outbox columns a campaign writes, in the order of the tuples build_rows and _write_batch make: the
+# decision is put together from its shared part and the recipient's final text, the middle comes from
+# prepare_batch (PreparedBatch.entries), the id and the conversation last, from the writing transaction.
+MESSAGE_COLUMNS = ("decision", "body", "final_text", "workspace_id", "contact_id", "direction", "channel_id",
+                   "channel_kind", "topic_id", "source", "request", "status", "send_at", "attempts", "segments",
+                   "encoding", "redacted", "created_at", "updated_at", "id", "conversation_id")
+# Recipients and short links: the message id last, from the writing transaction.
+RECIPIENT_COLUMNS = ("workspace_id", "campaign_id", "contact_id", "status", "reason", "created_at", "message_id")
+LINK_COLUMNS = ("workspace_id", "code", "url", "contact_id", "campaign_id", "automation_id", "click_count",
+                "created_at", "message_id")
 # Stands for the final text while the rest of a decision's JSON is built (NUL never occurs in a decision).
 FINAL_TEXT_MARKER = "\x00final_text\x00"
 
@@ -821,8 +826,8 @@ class PreparedBatch:
     Plain values only (it travels between processes in parallel planning). `entries` holds one
     (contact id, message or None, excluding rule or None) per contact. A message is (index into
     `decisions`, final text with placeholder codes, the rendered text's pieces and link URLs as
-    split_links cut them, the values of MESSAGE_COLUMNS[5:] in stored form). The writer draws the
-    link codes and puts them into the texts (_write_batch). Texts, pieces and decisions repeat
+    split_links cut them, the values of MESSAGE_COLUMNS[3:-2] in stored form). The writer draws the
+    link codes and puts them into the texts (build_rows). Texts, pieces and decisions repeat
     across recipients as the same objects, which a pickle sends once.
     """
 
@@ -880,14 +885,25 @@ def prepare_batch(session: Session, context: CampaignContext, table: SlotTable, 
 
 
 def write_prepared(session: Session, campaign_id: int, prepared: PreparedBatch, now: datetime,
-                   result: PlanResult) -> bool:
+                   result: PlanResult, gaps: WriteGaps | None = None) -> bool:
     """Write a prepared batch and move the cursor past it, in one transaction; False when the cursor moved on.
 
     The compare-and-set on the cursor makes a second planner (or a restart racing an old
     one), or a pause or cancel in between, write nothing; contacts that already have a
-    recipient row of this campaign are left out.
+    recipient row of this campaign are left out. The rows are built before the transaction
+    starts, so SQLite's write lock is held only for the statements themselves; with `gaps`,
+    the transaction leaves other writers a gap before it takes the lock (db.WriteGaps).
     """
     clock = time.perf_counter()
+    campaign = session.get(Campaign, campaign_id)
+    rows = build_rows(session, campaign, prepared.entries, prepared, now)
+    result.seconds["build"] += time.perf_counter() - clock
+    if gaps is not None:
+        clock = time.perf_counter()
+        gaps.before()
+        result.seconds["gap"] += time.perf_counter() - clock
+    clock = time.perf_counter()
+    # The first write: on SQLite the transaction, and the write lock, start here.
     claimed = session.execute(
         update(Campaign).where(Campaign.id == campaign_id, Campaign.plan_cursor == prepared.after_id,
                                Campaign.status == "running")
@@ -896,66 +912,94 @@ def write_prepared(session: Session, campaign_id: int, prepared: PreparedBatch, 
     if claimed != 1:
         session.rollback()
         return False
+    if gaps is not None:
+        gaps.began(session)
     already = set(session.scalars(select(CampaignRecipient.contact_id).where(
         CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.contact_id > prepared.after_id,
         CampaignRecipient.contact_id <= prepared.last_id)))
-    entries = [entry for entry in prepared.entries if entry[0] not in already] if already else prepared.entries
+    entries = prepared.entries
+    if already:  # rare (rows written by an older planner): build again without those contacts
+        entries = [entry for entry in entries if entry[0] not in already]
+        rows = build_rows(session, campaign, entries, prepared, now)
     result.skipped += len(prepared.entries) - len(entries)
-    campaign = session.get(Campaign, campaign_id)
-    queued = _write_batch(session, campaign, entries, prepared, now)
+    queued = _write_batch(session, rows, prepared, now)
     session.execute(update(Campaign).where(Campaign.id == campaign_id).values(
         planned_count=Campaign.planned_count + queued,
         next_slot_at=prepared.next_slot_at if prepared.next_slot_at is not None else Campaign.next_slot_at,
     ).execution_options(synchronize_session=False))
-    result.seconds["write"] += time.perf_counter() - clock
+    held = time.perf_counter() - clock
+    result.seconds["write"] += held
     clock = time.perf_counter()
     session.commit()
     result.seconds["commit"] += time.perf_counter() - clock
-    result.batches += 1
+    if gaps is not None:
+        gaps.committed(held)
+    result.transactions += 1
     result.queued += queued
     result.rejected += len(entries) - queued
     result.excluded.update(entry[2] for entry in entries if entry[2] is not None)
     return True
 
 
-def _write_batch(session: Session, campaign: Campaign, entries: list[tuple[Any, ...]], prepared: PreparedBatch,
-                 now: datetime) -> int:
-    """Insert the entries' outbox rows, recipients and short links, and mark their contacts as written to.
+@dataclass
+class BatchRows:
+    """The rows of a batch without the values only the writing transaction knows (ids, conversations)."""
+
+    contact_ids: list[int]  # per message row: its contact
+    messages: list[tuple[Any, ...]]  # MESSAGE_COLUMNS[:-2]
+    recipients: list[tuple[Any, ...]]  # RECIPIENT_COLUMNS[:-1]
+    links: list[tuple[int, tuple[Any, ...]]]  # (index of the message row, LINK_COLUMNS[:-1])
+
+
+def build_rows(session: Session, campaign: Campaign, entries: list[tuple[Any, ...]], prepared: PreparedBatch,
+               now: datetime) -> BatchRows:
+    """The entries' outbox rows, recipients and short links, short of ids (plain Python, no database access).
 
     Each tracked link gets a new code here: the texts get the recipient's own short links and the
-    decision's final text its codes in place of the placeholders. Returns how many messages were
-    queued. Contacts get last_outbound_at = now like any stored outbound message (segments such as
-    "last_outbound_at older_than_days 30" must see the campaign).
+    decision's final text its codes in place of the placeholders.
     """
     form = StoredForm(session)
     stored_now = form.moment(now)
+    workspace_id, campaign_id = campaign.workspace_id, campaign.id
     queued = [entry for entry in entries if entry[1] is not None]
-    conversations = _conversations_between(session, prepared.after_id, prepared.last_id) if queued else {}
-    ids = reserve_ids(session, Message.__table__, len(queued)) if queued else []
     codes = new_codes(sum(len(entry[1][3]) for entry in queued)) if prepared.link_base else []
     stored, decisions, link_base = form.with_final_text, prepared.decisions, prepared.link_base
-    message_rows = []
-    link_rows = []
-    for (contact_id, (decision, final_text, pieces, urls, rest), _rule), message_id in zip(queued, ids, strict=True):
+    messages = []
+    links = []
+    for index, (contact_id, (decision, final_text, pieces, urls, rest), _rule) in enumerate(queued):
         body = pieces[0]
         if urls:
             mine = [codes.pop() for _url in urls]
             body = join_links(pieces, [link_base + code for code in mine])
             final_text = _with_codes(final_text, mine)
-            link_rows.extend((message_id, campaign.workspace_id, code, url, contact_id, campaign.id, None, 0, stored_now)
-                             for code, url in zip(mine, urls, strict=True))
-        # Ids reserved up front let one plain executemany write the rows (no RETURNING round trips), as tuples
-        # through the table rather than the mapped class: the ORM's per-row bookkeeping is not needed.
-        message_rows.append((message_id, conversations.get(contact_id), stored(decisions[decision], final_text), body,
-                             final_text) + rest)
-    insert_rows(session, Message.__table__, MESSAGE_COLUMNS, message_rows)
-    message_ids = {entry[0]: message_id for entry, message_id in zip(queued, ids, strict=True)}
-    insert_rows(session, CampaignRecipient.__table__, RECIPIENT_COLUMNS, [
-        (campaign.workspace_id, campaign.id, entry[0], message_ids.get(entry[0]),
-         "rejected" if entry[1] is None else "queued", entry[2], stored_now) for entry in entries])
-    insert_rows(session, ShortLink.__table__, LINK_COLUMNS, link_rows)
-    touch_last_outbound(session, [entry[0] for entry in queued], now)
-    return len(queued)
+            links.extend((index, (workspace_id, code, url, contact_id, campaign_id, None, 0, stored_now))
+                         for code, url in zip(mine, urls, strict=True))
+        messages.append((stored(decisions[decision], final_text), body, final_text) + rest)
+    recipients = [(workspace_id, campaign_id, entry[0], "rejected" if entry[1] is None else "queued", entry[2],
+                   stored_now) for entry in entries]
+    return BatchRows([entry[0] for entry in queued], messages, recipients, links)
+
+
+def _write_batch(session: Session, rows: BatchRows, prepared: PreparedBatch, now: datetime) -> int:
+    """Insert a batch's outbox rows, recipients and short links, and mark their contacts as written to.
+
+    Returns how many messages were queued. Contacts get last_outbound_at = now like any stored
+    outbound message (segments such as "last_outbound_at older_than_days 30" must see the campaign).
+    """
+    contact_ids = rows.contact_ids
+    conversations = _conversations_between(session, prepared.after_id, prepared.last_id) if contact_ids else {}
+    # Ids reserved up front let one plain executemany write the rows (no RETURNING round trips), as tuples
+    # through the table rather than the mapped class: the ORM's per-row bookkeeping is not needed.
+    ids = reserve_ids(session, Message.__table__, len(contact_ids)) if contact_ids else []
+    insert_rows(session, Message.__table__, MESSAGE_COLUMNS, [
+        row + (message_id, conversations.get(contact_id))
+        for row, contact_id, message_id in zip(rows.messages, contact_ids, ids, strict=True)])
+    message_ids = dict(zip(contact_ids, ids, strict=True))
+    insert_rows(session, CampaignRecipient.__table__, RECIPIENT_COLUMNS,
+                [row + (message_ids.get(row[2]),) for row in rows.recipients])
+    insert_rows(session, ShortLink.__table__, LINK_COLUMNS, [row + (ids[index],) for index, row in rows.links])
+    touch_last_outbound(session, contact_ids, now)
+    return len(contact_ids)
 
 
 def touch_last_outbound(session: Session, contact_ids: list[int], now: datetime) -> None:
