@@ -206,7 +206,7 @@ def run_dispatch(runtime: Runtime, messages: int, profile: bool, deliver_timeout
 
 def time_phases(dispatcher: Dispatcher) -> dict[str, float]:
     """Wrap the dispatcher's steps (and the adapter's send) to add up the wall time each takes."""
-    spent = {"claim_due": 0.0, "redecide": 0.0, "hand_off": 0.0, "record_results": 0.0,
+    spent = {"claim_batch": 0.0, "redecide": 0.0, "hand_off": 0.0, "record_results": 0.0,
              "poll_receipts": 0.0, "dispatch_total": 0.0}
 
     def timed(name: str, function):
@@ -220,7 +220,7 @@ def time_phases(dispatcher: Dispatcher) -> dict[str, float]:
                 spent[name] += time.perf_counter() - started
         return wrapper
 
-    for name in ("claim_due", "redecide", "hand_off", "record_results", "poll_receipts"):
+    for name in ("claim_batch", "redecide", "hand_off", "record_results", "poll_receipts"):
         setattr(dispatcher, name, timed(name, getattr(dispatcher, name)))
     dispatcher.dispatch_batch = timed("dispatch_total", dispatcher.dispatch_batch)
     return spent
