@@ -332,7 +332,7 @@ def test_periodic_steps_run_once_per_interval_while_passes_are_busy(runtime, set
     ids = [queue(runtime, workspace_id, text=f"Your order {n} has shipped.", to=f"+8210234567{n:02d}")
            for n in range(4)]
     monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(
-        update={"dispatch_batch_size": 1, "dispatch_interval_seconds": 0.5}))
+        update={"dispatch_batch_size": 1, "dispatch_batch_max": 1, "dispatch_interval_seconds": 0.5}))
     dispatcher = Dispatcher(runtime)
     ticks = iter([0.0, 0.1, 0.2, 0.7, 0.8, 0.9])
     dispatcher.monotonic = lambda: next(ticks)
@@ -349,3 +349,22 @@ def test_periodic_steps_run_once_per_interval_while_passes_are_busy(runtime, set
     # 0.8 follows a busy pass: skipped; 0.9 follows an idle pass: runs.
     assert "".join("A" if step == "automations" else "R" if step == "reconcile" else step for step in ran) == \
         "AR|||AR||AR|"
+
+
+def test_batches_grow_while_a_backlog_goes_out_quickly_and_shrink_when_slow(runtime, setup, monkeypatch):
+    """A full, quick batch doubles the next claim up to dispatch_batch_max; a slow one halves it; a partial one resets it."""
+    provider, workspace_id = setup
+    ids = [queue(runtime, workspace_id, text=f"Your order {n} has shipped.", to=f"+8210234567{n:02d}")
+           for n in range(12)]
+    monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(
+        update={"dispatch_batch_size": 2, "dispatch_batch_max": 4}))
+    dispatcher = Dispatcher(runtime)
+    claimed = [dispatcher.run_once().claimed for _ in range(4)]
+    assert claimed == [2, 4, 4, 2]  # 2 quick -> 4 (the most) -> 4 -> only 2 left: back to 2
+    assert dispatcher.batch_size == 2
+    assert provider.handed_off == ids
+    dispatcher.batch_size = 4
+    dispatcher.resize_batch(claimed=4, seconds=5.0)  # a slow batch (rate limit, slow provider)
+    assert dispatcher.batch_size == 2
+    dispatcher.resize_batch(claimed=2, seconds=5.0)  # never below dispatch_batch_size
+    assert dispatcher.batch_size == 2

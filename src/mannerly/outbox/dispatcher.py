@@ -79,6 +79,9 @@ RECONCILE_INTERVAL = timedelta(minutes=1)
 # A batch is handed off one channel at a time, and a slow provider may take long: a row in
 # `sending` is presumed abandoned only after ten leases (it then becomes `unknown`, never resent).
 SENDING_LEASE_FACTOR = 10
+# A batch (claim to recorded results) that takes longer than this stops the batch from growing: the pass
+# also applies receipts and queued webhooks (a STOP among them), which should not wait much longer.
+BATCH_TIME_BUDGET_SECONDS = 1.0
 # The error code of a message not handed off because its contact opted out after it was decided.
 OPTED_OUT_BEFORE_HANDOFF = "opted_out_before_handoff"
 
@@ -272,6 +275,8 @@ class Dispatcher:
         self.monotonic = time.monotonic
         self.last_periodic: float | None = None
         self.last_pass_busy = False
+        # How many due rows the next claim takes: dispatch_batch_size, grown while a backlog lasts (resize_batch).
+        self.batch_size = runtime.settings.dispatch_batch_size
 
     # -- one pass -----------------------------------------------------------------------
 
@@ -289,11 +294,13 @@ class Dispatcher:
         if periodic:
             self.run_automations(stats)
         self.plan_campaigns(stats)
+        batch_started = time.perf_counter()
         try:
             self.dispatch_batch(stats)
         except Exception as error:  # nothing of the batch was committed before the failure, or leases expire
             log.exception("dispatch of a batch failed")
             stats.errors.append(f"batch: {error}")
+        self.resize_batch(stats.claimed, time.perf_counter() - batch_started)
         self.poll_receipts(stats)
         if periodic:
             self.reconcile_unknown(stats)
@@ -313,6 +320,22 @@ class Dispatcher:
             return False
         self.last_periodic = now
         return True
+
+    def resize_batch(self, claimed: int, seconds: float) -> None:
+        """Size the next claim: doubled after a full batch that was quick, halved after a slow one, reset when not full.
+
+        Each batch costs a fixed number of statements and commits whatever its size, so a backlog on a fast
+        channel (SMPP's pipelined window) goes out cheaper per message in larger batches; a slow channel
+        (a rate limit, a slow HTTP provider) keeps them small so receipts and webhooks are applied often.
+        """
+        settings = self.runtime.settings
+        base = settings.dispatch_batch_size
+        if claimed < self.batch_size:
+            self.batch_size = base
+        elif seconds < BATCH_TIME_BUDGET_SECONDS:
+            self.batch_size = min(self.batch_size * 2, max(base, settings.dispatch_batch_max))
+        else:
+            self.batch_size = max(base, self.batch_size // 2)
 
     def apply_webhook_queue(self, stats: DispatchStats) -> None:
         """Apply webhook events stored by the queue mode's fast path (customer messages, delivery statuses)."""
@@ -368,7 +391,7 @@ class Dispatcher:
                 or_(Message.lease_until.is_(None), Message.lease_until < now),
             )
             .order_by(Message.send_at, Message.id)
-            .limit(settings.dispatch_batch_size)
+            .limit(self.batch_size)
         )
         if session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
