@@ -23,13 +23,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mannerly.channels.base import InboundMessage, OutboundMessage, SendResult, advance_status
 from mannerly.config import Settings
 from mannerly.contacts.state import STATE_COLUMNS, gather_contact_states
-from mannerly.db import serialize_writes, update_by_id
+from mannerly.db import insert_many, serialize_writes, update_by_id
 from mannerly.inbound.queue import QUEUE_BATCH_SIZE, apply_queued
 from mannerly.inbound.pipeline import (
     apply_provider_effect,
@@ -447,7 +447,7 @@ class Dispatcher:
                 handoffs.append(handoff)
         update_by_id(session, Message.__table__, changes)
         if handoffs:
-            session.execute(insert(MessageStatusEvent.__table__), [
+            insert_many(session, MessageStatusEvent.__table__, [
                 {"workspace_id": handoff.workspace_id, "message_id": handoff.message_id, "status": "sending",
                  "occurred_at": now} for handoff in handoffs])
         # Every row to be handed off says "sending" durably before any byte leaves: a crash
@@ -625,9 +625,8 @@ class Dispatcher:
             for labels, count in outcomes.items():
                 HANDOFFS.labels(*labels).inc(count)
             update_by_id(session, Message.__table__, changes)
-            session.execute(insert(MessageStatusEvent.__table__), events)
-            if exchanges:
-                session.execute(insert(ProviderExchange.__table__), exchanges)
+            insert_many(session, MessageStatusEvent.__table__, events)
+            insert_many(session, ProviderExchange.__table__, exchanges)
             for message_id, provider, result in effects:
                 apply_provider_effect(session, session.get(Message, message_id), result.effect,
                                       f"{provider} error {result.error_code}", now)
