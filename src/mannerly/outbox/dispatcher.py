@@ -382,29 +382,30 @@ class Dispatcher:
         worker can take them in between, however long deciding takes.
         """
         settings = self.runtime.settings
+        # Core, not ORM, statements: the rows come back as plain rows without the ORM's loading machinery.
+        messages = Message.__table__
         due = (
-            select(Message.id)
+            select(messages.c.id)
             .where(
-                Message.direction == "outbound",
-                Message.status.in_(DUE_STATUSES),
-                Message.send_at <= now,
-                or_(Message.lease_until.is_(None), Message.lease_until < now),
+                messages.c.direction == "outbound",
+                messages.c.status.in_(DUE_STATUSES),
+                messages.c.send_at <= now,
+                or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
             )
-            .order_by(Message.send_at, Message.id)
+            .order_by(messages.c.send_at, messages.c.id)
             .limit(self.batch_size)
         )
         if session.get_bind().dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
         rows = session.execute(
-            update(Message)
+            messages.update()
             .where(
-                Message.id.in_(due),
-                Message.status.in_(DUE_STATUSES),
-                or_(Message.lease_until.is_(None), Message.lease_until < now),
+                messages.c.id.in_(due),
+                messages.c.status.in_(DUE_STATUSES),
+                or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
             )
-            .values(lease_until=now + timedelta(seconds=settings.lease_seconds), attempts=Message.attempts + 1)
-            .returning(*DUE_COLUMNS, Message.send_at)
-            .execution_options(synchronize_session=False)
+            .values(lease_until=now + timedelta(seconds=settings.lease_seconds), attempts=messages.c.attempts + 1)
+            .returning(*(messages.c[column.key] for column in DUE_COLUMNS), messages.c.send_at)
         ).all()
         # RETURNING gives no order: deciding goes oldest first, so caps and duplicates favour the older message.
         return sorted(rows, key=lambda row: (row.send_at, row.id))
