@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, text
+from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from mannerly.db import (
     current_revision,
     head_revision,
+    insert_many,
     make_engine,
     make_sessionmaker,
     normalize_database_url,
@@ -252,3 +253,41 @@ def test_update_by_id_writes_each_row_its_own_columns_and_keeps_onupdate(tmp_pat
         rows = {row.id: (row.name, row.note, row.touched) for row in session.execute(table.select())}
     engine.dispose()
     assert rows == {1: ("a", "o1", "auto"), 2: ("n2", "b", "set"), 3: ("c", "o3", "auto")}
+
+
+def test_bulk_writes_on_sqlite_store_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    """insert_many/update_by_id bind values per column on SQLite: timestamps, JSON, booleans and NULLs read back
+    exactly as when SQLAlchemy binds them row by row, and a column default still applies (usual path)."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from mannerly.db import _PLAIN_STATEMENTS
+    from mannerly.models.base import UTCDateTime
+
+    metadata = MetaData()
+    table = Table("bulk_things", metadata, Column("id", Integer, primary_key=True), Column("at", UTCDateTime()),
+                  Column("doc", JSON), Column("flag", Boolean), Column("label", String(10), default="dflt"))
+    engine = make_engine(f"sqlite:///{tmp_path / 'b.db'}")
+    metadata.create_all(engine)
+    now = datetime(2026, 12, 6, 1, 2, 3, 456789, tzinfo=UTC)
+    seoul = now.astimezone(timezone(timedelta(hours=9)))
+    rows = [{"id": n, "at": [now, seoul, None][n % 3], "doc": [{"a": [1, "é"]}, None, "text", 1.5][n % 4],
+             "flag": [True, False, None][n % 3], "label": f"l{n}"} for n in range(1, 13)]
+    with make_sessionmaker(engine)() as session:
+        insert_many(session, table, rows)
+        session.execute(table.insert(), [{**row, "id": row["id"] + 100} for row in rows])  # SQLAlchemy's own path
+        insert_many(session, table, [{"id": 200, "at": now}])  # "label" has a default: written the usual way
+        update_by_id(session, table, [{"id": n, "at": now + timedelta(days=1), "doc": {"n": n}} for n in (1, 2)])
+        session.execute(table.update().where(table.c.id.in_([101, 102])).values(at=now + timedelta(days=1)))
+        for n in (101, 102):
+            session.execute(table.update().where(table.c.id == n).values(doc={"n": n - 100}))
+        session.commit()
+        stored = {row.id: row for row in session.execute(table.select())}
+        raw = {row[0]: row[1:] for row in session.execute(text("SELECT id, at, doc, flag FROM bulk_things"))}
+    engine.dispose()
+    for n in range(1, 13):
+        assert stored[n][1:] == stored[n + 100][1:]
+        assert raw[n] == raw[n + 100]  # the very same stored text, not just equal after reading
+    assert stored[1].at == now + timedelta(days=1) and stored[2].doc == {"n": 2} and stored[6].doc == "text"
+    assert stored[200].label == "dflt" and stored[200].at == now
+    assert _PLAIN_STATEMENTS[("insert", table, ("at", "doc", "flag", "id", "label"))] is not None
+    assert _PLAIN_STATEMENTS[("insert", table, ("at", "id"))] is None

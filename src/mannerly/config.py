@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # How often the dispatcher looks for due messages, and how many it claims at once.
     dispatch_interval_seconds: float = Field(default=0.5, gt=0)
     dispatch_batch_size: int = Field(default=100, ge=1)
+    # While a backlog lasts and each batch takes under a second, the next claim doubles, up to this many
+    # (fewer statements per message); a slow batch halves it, a batch that is not full resets it.
+    # Set it to dispatch_batch_size to keep batches fixed.
+    dispatch_batch_max: int = Field(default=500, ge=1)
     # How long a worker owns a claimed message before another worker may recover it.
     lease_seconds: int = Field(default=60, ge=1)
     # A hand-off whose answer was lost is sent again only if the provider's message list, searched this

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from mannerly.channels.base import SendResult, StatusUpdate
 from mannerly.messages.service import OutboundIntent, submit
 from mannerly.models import Channel, Contact, Message, MessageStatusEvent, ProviderExchange, Topic, Workspace
-from mannerly.outbox.dispatcher import BatchContext, DispatchStats, Dispatcher
+from mannerly.outbox.dispatcher import BatchContext, Dispatcher
 from mannerly.workspaces.service import create_workspace
 
 TUESDAY_MORNING_SEOUL = datetime(2025, 3, 4, 1, 0, tzinfo=UTC)
@@ -65,6 +65,14 @@ def queue(runtime, workspace_id: int, text: str = "Your order has shipped.", to:
         message = submit(session, workspace, OutboundIntent(topic="orders", to=to, text=text), runtime.now())
         session.commit()
         return message.id
+
+
+def claim(runtime, dispatcher: Dispatcher) -> list[int]:
+    """Let a dispatcher claim a batch in a transaction of its own; the ids it leased."""
+    with runtime.session() as session:
+        rows = dispatcher.claim_batch(session, runtime.now())
+        session.commit()
+    return [row.id for row in rows]
 
 
 def status_of(runtime, message_id: int) -> Message:
@@ -141,8 +149,8 @@ def test_claimed_rows_are_not_claimed_again_while_leased(runtime, setup):
     _, workspace_id = setup
     queue(runtime, workspace_id)
     first, second = Dispatcher(runtime, "a"), Dispatcher(runtime, "b")
-    assert len(first.claim_due()) == 1
-    assert second.claim_due() == []
+    assert len(claim(runtime, first)) == 1
+    assert claim(runtime, second) == []
 
 
 def test_claim_is_one_statement_that_leases_the_oldest_due_rows(runtime, setup, monkeypatch):
@@ -162,23 +170,22 @@ def test_claim_is_one_statement_that_leases_the_oldest_due_rows(runtime, setup, 
     engine = runtime.engine
     event.listen(engine, "before_cursor_execute", record)
     try:
-        first = Dispatcher(runtime, "a").claim_due()
+        first = claim(runtime, Dispatcher(runtime, "a"))
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert first == ids[:3]
     assert len(statements) == 1 and statements[0].lstrip().upper().startswith("UPDATE")
-    assert Dispatcher(runtime, "b").claim_due() == ids[3:]
-    assert Dispatcher(runtime, "c").claim_due() == []
+    assert claim(runtime, Dispatcher(runtime, "b")) == ids[3:]
+    assert claim(runtime, Dispatcher(runtime, "c")) == []
 
 
-def test_a_claim_that_ran_out_and_was_taken_over_is_not_handed_off_twice(runtime, setup, clock, monkeypatch):
-    """A slow worker whose lease expired while it decided the batch must not hand it off after the new owner did."""
+def test_a_claim_whose_lease_runs_out_while_deciding_is_still_handed_off_once(runtime, setup, clock, monkeypatch):
+    """Claim and `sending` share one transaction: a worker whose lease ran out while deciding keeps its rows."""
     provider, workspace_id = setup
     message_id = queue(runtime, workspace_id)
     slow, fast = Dispatcher(runtime, "slow"), Dispatcher(runtime, "fast")
-    claimed = slow.claim_due()
-    lease = slow.last_claim_lease
     real_load = BatchContext.load.__func__
+    fast_attempt: list[str] = []
 
     def load_while_the_lease_runs_out(cls, session, settings, messages, now):
         """Load the batch; meanwhile the lease expires and the other worker tries to claim and send the same rows."""
@@ -186,15 +193,40 @@ def test_a_claim_that_ran_out_and_was_taken_over_is_not_handed_off_twice(runtime
         monkeypatch.setattr(BatchContext, "load", classmethod(real_load))
         clock.advance(seconds=runtime.settings.lease_seconds + 1)
         try:
-            fast.run_once()
+            fast_attempt.append(f"claimed {fast.run_once().claimed}")
         except OperationalError as error:  # SQLite: the slow worker holds the rows until `sending` is committed
             assert "locked" in str(error)
+            fast_attempt.append("locked out")
         return context
 
     monkeypatch.setattr(BatchContext, "load", classmethod(load_while_the_lease_runs_out))
-    slow.dispatch_batch(claimed, DispatchStats(), lease)
+    slow.run_once()
+    assert fast_attempt in (["locked out"], ["claimed 0"])
     assert provider.handed_off == [message_id]
     assert status_of(runtime, message_id).status == "sent"
+
+
+def test_a_batch_that_cannot_be_decided_is_held_back_a_lease(runtime, setup, clock, monkeypatch):
+    """A failure before `sending` rolls the batch back, leases it so it is not claimed again at once, and sends nothing."""
+    provider, workspace_id = setup
+    message_id = queue(runtime, workspace_id)
+    real_load = BatchContext.load.__func__
+
+    def broken_load(cls, session, settings, messages, now):
+        """A batch that cannot be decided (a bug, a database error)."""
+        raise RuntimeError("cannot load the batch")
+
+    monkeypatch.setattr(BatchContext, "load", classmethod(broken_load))
+    first = Dispatcher(runtime).run_once()
+    assert first.claimed == 1 and any("cannot load the batch" in error for error in first.errors)
+    with runtime.session() as session:
+        row = session.get(Message, message_id)
+        assert row.status == "pending" and row.attempts == 1 and row.lease_until is not None
+    assert Dispatcher(runtime).run_once().claimed == 0  # held back, not retried pass after pass
+    monkeypatch.setattr(BatchContext, "load", classmethod(real_load))
+    clock.advance(seconds=runtime.settings.lease_seconds + 1)
+    assert Dispatcher(runtime).run_once().sent == 1
+    assert provider.handed_off == [message_id]
 
 
 def test_exchange_log_has_no_secrets(runtime, setup):
@@ -300,7 +332,7 @@ def test_periodic_steps_run_once_per_interval_while_passes_are_busy(runtime, set
     ids = [queue(runtime, workspace_id, text=f"Your order {n} has shipped.", to=f"+8210234567{n:02d}")
            for n in range(4)]
     monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(
-        update={"dispatch_batch_size": 1, "dispatch_interval_seconds": 0.5}))
+        update={"dispatch_batch_size": 1, "dispatch_batch_max": 1, "dispatch_interval_seconds": 0.5}))
     dispatcher = Dispatcher(runtime)
     ticks = iter([0.0, 0.1, 0.2, 0.7, 0.8, 0.9])
     dispatcher.monotonic = lambda: next(ticks)
@@ -317,3 +349,22 @@ def test_periodic_steps_run_once_per_interval_while_passes_are_busy(runtime, set
     # 0.8 follows a busy pass: skipped; 0.9 follows an idle pass: runs.
     assert "".join("A" if step == "automations" else "R" if step == "reconcile" else step for step in ran) == \
         "AR|||AR||AR|"
+
+
+def test_batches_grow_while_a_backlog_goes_out_quickly_and_shrink_when_slow(runtime, setup, monkeypatch):
+    """A full, quick batch doubles the next claim up to dispatch_batch_max; a slow one halves it; a partial one resets it."""
+    provider, workspace_id = setup
+    ids = [queue(runtime, workspace_id, text=f"Your order {n} has shipped.", to=f"+8210234567{n:02d}")
+           for n in range(12)]
+    monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(
+        update={"dispatch_batch_size": 2, "dispatch_batch_max": 4}))
+    dispatcher = Dispatcher(runtime)
+    claimed = [dispatcher.run_once().claimed for _ in range(4)]
+    assert claimed == [2, 4, 4, 2]  # 2 quick -> 4 (the most) -> 4 -> only 2 left: back to 2
+    assert dispatcher.batch_size == 2
+    assert provider.handed_off == ids
+    dispatcher.batch_size = 4
+    dispatcher.resize_batch(claimed=4, seconds=5.0)  # a slow batch (rate limit, slow provider)
+    assert dispatcher.batch_size == 2
+    dispatcher.resize_batch(claimed=2, seconds=5.0)  # never below dispatch_batch_size
+    assert dispatcher.batch_size == 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from mannerly.channels.base import (
 from mannerly.consent.service import record_consent
 from mannerly.contacts.service import build_contact, find_contact_by_phone, parse_contact_phone
 from mannerly.conversations.service import touch_conversation_inbound
-from mannerly.db import serialize_writes, update_by_id
+from mannerly.db import insert_many, serialize_writes, update_by_id
 from mannerly.errors import ProblemError
 from mannerly.inbox.inbound import after_inbound
 from mannerly.messages.service import OutboundIntent, submit
@@ -208,8 +208,7 @@ def apply_status_updates(session: Session, channel: Channel, updates: list[Statu
             if new_status in ("failed", "undelivered"):
                 change["error_code"] = report.error_code
     update_by_id(session, Message.__table__, changes.values())
-    if events:
-        session.execute(insert(MessageStatusEvent.__table__), events)
+    insert_many(session, MessageStatusEvent.__table__, events)
     for message_id, update_event in effects:
         apply_provider_effect(session, session.get(Message, message_id), update_event.effect,
                               f"{channel.provider} error {update_event.error_code}", now)

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mannerly.channels.base import InboundMessage, OutboundMessage, SendResult, advance_status
 from mannerly.config import Settings
 from mannerly.contacts.state import STATE_COLUMNS, gather_contact_states
-from mannerly.db import serialize_writes, update_by_id
+from mannerly.db import insert_many, serialize_writes, update_by_id
 from mannerly.inbound.queue import QUEUE_BATCH_SIZE, apply_queued
 from mannerly.inbound.pipeline import (
     apply_provider_effect,
@@ -79,6 +79,9 @@ RECONCILE_INTERVAL = timedelta(minutes=1)
 # A batch is handed off one channel at a time, and a slow provider may take long: a row in
 # `sending` is presumed abandoned only after ten leases (it then becomes `unknown`, never resent).
 SENDING_LEASE_FACTOR = 10
+# A batch (claim to recorded results) that takes longer than this stops the batch from growing: the pass
+# also applies receipts and queued webhooks (a STOP among them), which should not wait much longer.
+BATCH_TIME_BUDGET_SECONDS = 1.0
 # The error code of a message not handed off because its contact opted out after it was decided.
 OPTED_OUT_BEFORE_HANDOFF = "opted_out_before_handoff"
 
@@ -268,12 +271,12 @@ class Dispatcher:
         """Bind to a runtime (database, clock, adapters)."""
         self.runtime = runtime
         self.worker_id = worker_id
-        # The lease_until written by the last claim: rows still carrying it are still ours.
-        self.last_claim_lease: datetime | None = None
         # Pacing of the periodic steps (automations, reconciliation) while passes follow each other at once.
         self.monotonic = time.monotonic
         self.last_periodic: float | None = None
         self.last_pass_busy = False
+        # How many due rows the next claim takes: dispatch_batch_size, grown while a backlog lasts (resize_batch).
+        self.batch_size = runtime.settings.dispatch_batch_size
 
     # -- one pass -----------------------------------------------------------------------
 
@@ -291,14 +294,13 @@ class Dispatcher:
         if periodic:
             self.run_automations(stats)
         self.plan_campaigns(stats)
-        claimed = self.claim_due()
-        stats.claimed = len(claimed)
-        if claimed:
-            try:
-                self.dispatch_batch(claimed, stats, self.last_claim_lease)
-            except Exception as error:  # leases expire, so the rows are retried or recovered later
-                log.exception("dispatch of a batch of %d messages failed", len(claimed))
-                stats.errors.append(f"batch: {error}")
+        batch_started = time.perf_counter()
+        try:
+            self.dispatch_batch(stats)
+        except Exception as error:  # nothing of the batch was committed before the failure, or leases expire
+            log.exception("dispatch of a batch failed")
+            stats.errors.append(f"batch: {error}")
+        self.resize_batch(stats.claimed, time.perf_counter() - batch_started)
         self.poll_receipts(stats)
         if periodic:
             self.reconcile_unknown(stats)
@@ -318,6 +320,22 @@ class Dispatcher:
             return False
         self.last_periodic = now
         return True
+
+    def resize_batch(self, claimed: int, seconds: float) -> None:
+        """Size the next claim: doubled after a full batch that was quick, halved after a slow one, reset when not full.
+
+        Each batch costs a fixed number of statements and commits whatever its size, so a backlog on a fast
+        channel (SMPP's pipelined window) goes out cheaper per message in larger batches; a slow channel
+        (a rate limit, a slow HTTP provider) keeps them small so receipts and webhooks are applied often.
+        """
+        settings = self.runtime.settings
+        base = settings.dispatch_batch_size
+        if claimed < self.batch_size:
+            self.batch_size = base
+        elif seconds < BATCH_TIME_BUDGET_SECONDS:
+            self.batch_size = min(self.batch_size * 2, max(base, settings.dispatch_batch_max))
+        else:
+            self.batch_size = max(base, self.batch_size // 2)
 
     def apply_webhook_queue(self, stats: DispatchStats) -> None:
         """Apply webhook events stored by the queue mode's fast path (customer messages, delivery statuses)."""
@@ -356,86 +374,59 @@ class Dispatcher:
             log.exception("campaign planning pass failed")
             stats.errors.append(f"campaigns: {error}")
 
-    def claim_due(self) -> list[int]:
-        """Lease a batch of due rows to this worker and return their ids."""
+    def claim_batch(self, session: Session, now: datetime) -> list[Row]:
+        """Lease the oldest due rows (at most a batch) to this worker; the rows to decide, oldest first.
+
+        One statement picks and leases together, and it is the transaction's first: it holds the rows
+        (PostgreSQL row locks, SQLite's write lock) until the caller commits `sending`, so no other
+        worker can take them in between, however long deciding takes.
+        """
         settings = self.runtime.settings
-        now = self.runtime.now()
-        lease = now + timedelta(seconds=settings.lease_seconds)
-        self.last_claim_lease = lease
-        with self.runtime.session() as session:
-            due = (
-                select(Message.id)
-                .where(
-                    Message.direction == "outbound",
-                    Message.status.in_(DUE_STATUSES),
-                    Message.send_at <= now,
-                    or_(Message.lease_until.is_(None), Message.lease_until < now),
-                )
-                .order_by(Message.send_at, Message.id)
-                .limit(settings.dispatch_batch_size)
+        # Core, not ORM, statements: the rows come back as plain rows without the ORM's loading machinery.
+        messages = Message.__table__
+        due = (
+            select(messages.c.id)
+            .where(
+                messages.c.direction == "outbound",
+                messages.c.status.in_(DUE_STATUSES),
+                messages.c.send_at <= now,
+                or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
             )
-            if session.get_bind().dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            # One statement: pick and lease together (no round trip between the SELECT and the UPDATE).
-            claimed = session.scalars(
-                update(Message)
-                .where(
-                    Message.id.in_(due),
-                    Message.status.in_(DUE_STATUSES),
-                    or_(Message.lease_until.is_(None), Message.lease_until < now),
-                )
-                .values(lease_until=lease, attempts=Message.attempts + 1)
-                .returning(Message.id)
-                .execution_options(synchronize_session=False)
-            ).all()
-            session.commit()
-        return sorted(claimed)
+            .order_by(messages.c.send_at, messages.c.id)
+            .limit(self.batch_size)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        rows = session.execute(
+            messages.update()
+            .where(
+                messages.c.id.in_(due),
+                messages.c.status.in_(DUE_STATUSES),
+                or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
+            )
+            .values(lease_until=now + timedelta(seconds=settings.lease_seconds), attempts=messages.c.attempts + 1)
+            .returning(*(messages.c[column.key] for column in DUE_COLUMNS), messages.c.send_at)
+        ).all()
+        # RETURNING gives no order: deciding goes oldest first, so caps and duplicates favour the older message.
+        return sorted(rows, key=lambda row: (row.send_at, row.id))
 
     # -- a batch of messages ------------------------------------------------------------
 
-    def dispatch_batch(self, message_ids: list[int], stats: DispatchStats, claim_lease: datetime | None) -> None:
-        """Decide a claimed batch again, mark what may go `sending` in one commit, hand it off, record it.
-
-        `claim_lease` is the lease_until our claim wrote: rows that no longer carry it were taken over by
-        another worker after our lease ran out (a slow pass), and are left to it.
-        """
+    def dispatch_batch(self, stats: DispatchStats) -> None:
+        """Claim a batch, decide it again, mark what may go `sending` in the same commit, hand it off, record it."""
         now = self.runtime.now()
         with self.runtime.session() as session:
-            # First statement of the transaction, so it holds the rows (PostgreSQL row locks, SQLite's write
-            # lock) until `sending` is committed: a worker claiming them after our lease ran out either waits
-            # and then finds them taken, or took them first and we leave them.
-            owned = list(session.scalars(
-                update(Message)
-                .where(Message.id.in_(message_ids), Message.status.in_(DUE_STATUSES),
-                       Message.lease_until == claim_lease)
-                .values(lease_until=now + timedelta(seconds=self.runtime.settings.lease_seconds))
-                .returning(Message.id)
-                .execution_options(synchronize_session=False)))
-            if not owned:
+            rows = self.claim_batch(session, now)
+            stats.claimed = len(rows)
+            if not rows:
                 session.commit()
                 return
-            # Plain rows, not ORM objects: the batch is written back with bulk statements.
-            rows = session.execute(select(*DUE_COLUMNS).where(
-                Message.id.in_(owned), Message.status.in_(DUE_STATUSES)).order_by(Message.send_at, Message.id)
-            ).all()
-            if not rows:
-                return
-            batch = BatchContext.load(session, self.runtime.settings, rows, now)
-            handoffs: list[Handoff] = []
-            changes: list[dict] = []
-            for row in rows:
-                change, handoff = self.redecide(batch, row, now, stats)
-                changes.append(change)
-                if handoff is not None:
-                    handoffs.append(handoff)
-            update_by_id(session, Message.__table__, changes)
-            if handoffs:
-                session.execute(insert(MessageStatusEvent.__table__), [
-                    {"workspace_id": handoff.workspace_id, "message_id": handoff.message_id, "status": "sending",
-                     "occurred_at": now} for handoff in handoffs])
-            # Every row to be handed off says "sending" durably before any byte leaves: a crash
-            # from here on leads to reconciliation, never to a second hand-off.
-            session.commit()
+            try:
+                handoffs = self.decide_batch(session, rows, now, stats)
+            except Exception:
+                session.rollback()
+                self.hold_back([row.id for row in rows], now)
+                raise
         by_channel: dict[int, list[Handoff]] = defaultdict(list)
         for handoff in handoffs:
             by_channel[handoff.channel.id].append(handoff)
@@ -444,6 +435,39 @@ class Dispatcher:
             results.extend(zip(group, self.hand_off(group), strict=True))
         if results:
             self.record_results(results, stats)
+
+    def decide_batch(self, session: Session, rows: Sequence[Row], now: datetime, stats: DispatchStats) -> list[Handoff]:
+        """Decide claimed rows again, write every outcome and commit `sending` for the hand-offs; returns them."""
+        batch = BatchContext.load(session, self.runtime.settings, rows, now)
+        handoffs: list[Handoff] = []
+        changes: list[dict] = []
+        for row in rows:
+            change, handoff = self.redecide(batch, row, now, stats)
+            changes.append(change)
+            if handoff is not None:
+                handoffs.append(handoff)
+        update_by_id(session, Message.__table__, changes)
+        if handoffs:
+            insert_many(session, MessageStatusEvent.__table__, [
+                {"workspace_id": handoff.workspace_id, "message_id": handoff.message_id, "status": "sending",
+                 "occurred_at": now} for handoff in handoffs])
+        # Every row to be handed off says "sending" durably before any byte leaves: a crash
+        # from here on leads to reconciliation, never to a second hand-off.
+        session.commit()
+        return handoffs
+
+    def hold_back(self, message_ids: list[int], now: datetime) -> None:
+        """Lease (and count an attempt for) rows whose batch failed before `sending`, so they wait a lease to retry."""
+        # The failed transaction took its claim with it; without this a batch that cannot be decided
+        # would be claimed again at once, pass after pass.
+        with self.runtime.session() as session:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_(message_ids), Message.status.in_(DUE_STATUSES))
+                .values(lease_until=now + timedelta(seconds=self.runtime.settings.lease_seconds),
+                        attempts=Message.attempts + 1)
+                .execution_options(synchronize_session=False))
+            session.commit()
 
     def redecide(self, batch: BatchContext, row, now: datetime, stats: DispatchStats) -> tuple[dict, Handoff | None]:
         """Run the engine again for one due message: its column changes, and its hand-off when it may go now."""
@@ -602,9 +626,8 @@ class Dispatcher:
             for labels, count in outcomes.items():
                 HANDOFFS.labels(*labels).inc(count)
             update_by_id(session, Message.__table__, changes)
-            session.execute(insert(MessageStatusEvent.__table__), events)
-            if exchanges:
-                session.execute(insert(ProviderExchange.__table__), exchanges)
+            insert_many(session, MessageStatusEvent.__table__, events)
+            insert_many(session, ProviderExchange.__table__, exchanges)
             for message_id, provider, result in effects:
                 apply_provider_effect(session, session.get(Message, message_id), result.effect,
                                       f"{provider} error {result.error_code}", now)
