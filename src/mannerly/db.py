@@ -212,10 +212,11 @@ def _execute_plain(session: Session, statement, key: tuple, rows: list[dict], re
     the driver gets plain tuples. Statements that need more than the given values (a column default
     or onupdate to compute) and other databases take the usual path.
     """
-    if not rows or session.get_bind().dialect.name != "sqlite":
+    dialect = session.get_bind().dialect
+    if not rows or dialect.name != "sqlite":
         return False
     if key not in _PLAIN_STATEMENTS:
-        compiled = statement.compile(dialect=session.get_bind().dialect,
+        compiled = statement.compile(dialect=dialect,
                                      column_keys=[name for name in key[2] if name not in renamed.values()])
         names = tuple(compiled.positiontup or ())
         given = set(key[2]) | set(renamed)

@@ -381,7 +381,6 @@ class Dispatcher:
         (PostgreSQL row locks, SQLite's write lock) until the caller commits `sending`, so no other
         worker can take them in between, however long deciding takes.
         """
-        settings = self.runtime.settings
         # Core, not ORM, statements: the rows come back as plain rows without the ORM's loading machinery.
         messages = Message.__table__
         due = (
@@ -404,7 +403,7 @@ class Dispatcher:
                 messages.c.status.in_(DUE_STATUSES),
                 or_(messages.c.lease_until.is_(None), messages.c.lease_until < now),
             )
-            .values(lease_until=now + timedelta(seconds=settings.lease_seconds), attempts=messages.c.attempts + 1)
+            .values(self.lease_values(now))
             .returning(*(messages.c[column.key] for column in DUE_COLUMNS), messages.c.send_at)
         ).all()
         # RETURNING gives no order: deciding goes oldest first, so caps and duplicates favour the older message.
@@ -447,10 +446,9 @@ class Dispatcher:
             if handoff is not None:
                 handoffs.append(handoff)
         update_by_id(session, Message.__table__, changes)
-        if handoffs:
-            insert_many(session, MessageStatusEvent.__table__, [
-                {"workspace_id": handoff.workspace_id, "message_id": handoff.message_id, "status": "sending",
-                 "occurred_at": now} for handoff in handoffs])
+        insert_many(session, MessageStatusEvent.__table__, [
+            {"workspace_id": handoff.workspace_id, "message_id": handoff.message_id, "status": "sending",
+             "occurred_at": now} for handoff in handoffs])
         # Every row to be handed off says "sending" durably before any byte leaves: a crash
         # from here on leads to reconciliation, never to a second hand-off.
         session.commit()
@@ -464,10 +462,15 @@ class Dispatcher:
             session.execute(
                 update(Message)
                 .where(Message.id.in_(message_ids), Message.status.in_(DUE_STATUSES))
-                .values(lease_until=now + timedelta(seconds=self.runtime.settings.lease_seconds),
-                        attempts=Message.attempts + 1)
+                .values(self.lease_values(now))
                 .execution_options(synchronize_session=False))
             session.commit()
+
+    def lease_values(self, now: datetime) -> dict:
+        """What leasing a due row to this worker writes: the lease's end, and one more attempt."""
+        messages = Message.__table__
+        return {messages.c.lease_until: now + timedelta(seconds=self.runtime.settings.lease_seconds),
+                messages.c.attempts: messages.c.attempts + 1}
 
     def redecide(self, batch: BatchContext, row, now: datetime, stats: DispatchStats) -> tuple[dict, Handoff | None]:
         """Run the engine again for one due message: its column changes, and its hand-off when it may go now."""
