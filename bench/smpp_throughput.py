@@ -23,7 +23,7 @@ Measured:
 Run from the repository root:
 
     .venv/bin/python bench/smpp_throughput.py [--messages 5000] [--raw 5000] [--window 10] [--batch 100]
-        [--batch-max 500] [--json] [--profile]
+        [--batch-max 500] [--connector process|thread] [--json] [--profile]
 """
 
 from __future__ import annotations
@@ -100,13 +100,13 @@ def start_simulator(receipt_delay_ms: int) -> tuple[subprocess.Popen, str, int]:
     return process, found.group(1), int(found.group(2))
 
 
-def channel_config(host: str, port: int, window: int) -> dict:
+def channel_config(host: str, port: int, window: int, connector: str) -> dict:
     """The SMPP channel's config for the benchmark."""
     return {"host": host, "port": port, "system_id": SYSTEM_ID, "password": PASSWORD, "window": window,
-            "response_timeout": 10, "enquire_link_interval": 30}
+            "response_timeout": 10, "enquire_link_interval": 30, "connector": connector}
 
 
-def prepare(runtime: Runtime, host: str, port: int, messages: int, window: int) -> float:
+def prepare(runtime: Runtime, host: str, port: int, messages: int, window: int, connector: str) -> float:
     """Create the workspace, topic, contacts and SMPP channel, and queue the messages; returns seconds spent queueing."""
     now = runtime.now()
     with runtime.session() as session:
@@ -115,7 +115,7 @@ def prepare(runtime: Runtime, host: str, port: int, messages: int, window: int) 
         session.add(Topic(workspace_id=workspace.id, name="orders", label="Order updates", kind="transactional",
                           urgent=True, created_at=now))
         session.add(Channel(workspace_id=workspace.id, kind="sms", provider="smpp", name="Bench SMPP",
-                            sender_id=SENDER, config=channel_config(host, port, window), rate_limit_per_second=0))
+                            sender_id=SENDER, config=channel_config(host, port, window, connector), rate_limit_per_second=0))
         contacts = []
         for index in range(messages):
             number, language = recipient(index)
@@ -159,10 +159,12 @@ def run_dispatch(runtime: Runtime, messages: int, profile: bool, deliver_timeout
     """Run dispatcher passes until nothing is pending/sending, then until every receipt is stored."""
     dispatcher = Dispatcher(runtime, "bench")
     spent = time_phases(dispatcher)
+    connector_pid = bound_connector_pid(runtime)
     profiler = cProfile.Profile() if profile else None
     passes = 0
     cpu_before = process_cpu_seconds()
     simulator_before = process_cpu_seconds(simulator_pid) if simulator_pid else None
+    connector_before = process_cpu_seconds(connector_pid) if connector_pid else None
     started = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -176,6 +178,7 @@ def run_dispatch(runtime: Runtime, messages: int, profile: bool, deliver_timeout
     dispatched = time.perf_counter() - started
     cpu = process_cpu_seconds() - cpu_before
     simulator_cpu = process_cpu_seconds(simulator_pid) - simulator_before if simulator_pid else None
+    connector_cpu = process_cpu_seconds(connector_pid) - connector_before if connector_pid else None
     spent = dict(spent)  # freeze the dispatch-phase figures before the receipt passes add to them
     if profiler:
         profiler.disable()
@@ -195,8 +198,11 @@ def run_dispatch(runtime: Runtime, messages: int, profile: bool, deliver_timeout
         "final_statuses": count_by_status(runtime),
         # Wall time per message in each step of the dispatch phase (receipt passes after it excluded).
         "us_per_message": {phase: round(seconds / messages * 1e6, 1) for phase, seconds in spent.items()},
-        # CPU time (all threads) per message during the dispatch phase: this process, and the simulator's.
+        # CPU time (all threads) per message during the dispatch phase: this process, the SMPP connector
+        # process (None with connector "thread": its work is in this process) and the simulator's.
         "cpu_us_per_message": {"dispatcher_process": round(cpu / messages * 1e6, 1),
+                               "connector_process": round(connector_cpu / messages * 1e6, 1)
+                               if connector_cpu is not None else None,
                                "simulator_process": round(simulator_cpu / messages * 1e6, 1)
                                if simulator_cpu is not None else None},
     }
@@ -205,10 +211,20 @@ def run_dispatch(runtime: Runtime, messages: int, profile: bool, deliver_timeout
     return result
 
 
+def bound_connector_pid(runtime: Runtime) -> int | None:
+    """Build the channel's adapter and wait for its bind (not measured); the connector process's id, if any."""
+    with runtime.session() as session:
+        channel = session.scalar(select(Channel).where(Channel.provider == "smpp"))
+        adapter = runtime.channels.adapter_for(channel, runtime)
+    if not adapter.wait_bound(10):
+        raise SystemExit("the SMPP adapter did not bind to the simulator")
+    return getattr(adapter, "pid", None)
+
+
 def time_phases(dispatcher: Dispatcher) -> dict[str, float]:
     """Wrap the dispatcher's steps (and the adapter's send) to add up the wall time each takes."""
-    spent = {"claim_batch": 0.0, "redecide": 0.0, "hand_off": 0.0, "record_results": 0.0,
-             "poll_receipts": 0.0, "dispatch_total": 0.0}
+    spent = {"claim_batch": 0.0, "redecide": 0.0, "start_hand_off": 0.0, "record_in_flight": 0.0,
+             "record_results": 0.0, "poll_receipts": 0.0, "dispatch_total": 0.0}
 
     def timed(name: str, function):
         """The function, adding its wall time to spent[name]."""
@@ -221,9 +237,9 @@ def time_phases(dispatcher: Dispatcher) -> dict[str, float]:
                 spent[name] += time.perf_counter() - started
         return wrapper
 
-    for name in ("claim_batch", "redecide", "hand_off", "record_results", "poll_receipts"):
+    for name in ("claim_batch", "redecide", "start_hand_off", "record_in_flight", "record_results", "poll_receipts"):
         setattr(dispatcher, name, timed(name, getattr(dispatcher, name)))
-    dispatcher.dispatch_batch = timed("dispatch_total", dispatcher.dispatch_batch)
+    dispatcher.dispatch_batches = timed("dispatch_total", dispatcher.dispatch_batches)
     return spent
 
 
@@ -248,7 +264,7 @@ def profile_summary(profiler: cProfile.Profile, messages: int, top: int = 25) ->
 
 def run_raw(host: str, port: int, count: int, window: int) -> dict:
     """The same codec without the dispatcher: raw submit_sm loop, adapter.send loop, adapter.send_many."""
-    settings = SmppChannelSettings.from_config(channel_config(host, port, window))
+    settings = SmppChannelSettings.from_config(channel_config(host, port, window, "thread"))
     adapter = SmppAdapter(settings, sender_id=SENDER)
     try:
         if not adapter.client.wait_bound(10):
@@ -299,6 +315,8 @@ def main() -> None:
     parser.add_argument("--batch-max", type=int, default=500,
                         help="dispatch_batch_max (claims grow up to it while passes stay quick; = --batch: fixed)")
     parser.add_argument("--receipt-delay-ms", type=int, default=50)
+    parser.add_argument("--connector", choices=("process", "thread"), default="process",
+                        help="where the SMPP session runs: a child process (the default) or a thread of this one")
     parser.add_argument("--profile", action="store_true", help="cProfile the dispatch phase")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args()
@@ -311,7 +329,7 @@ def main() -> None:
                             dispatch_batch_max=args.batch_max,
                             log_level="WARNING")
         runtime = Runtime.create(settings, migrate=True)
-        queue_seconds = prepare(runtime, host, port, args.messages, args.window)
+        queue_seconds = prepare(runtime, host, port, args.messages, args.window, args.connector)
         dispatch = run_dispatch(runtime, args.messages, args.profile, deliver_timeout=30 + args.messages / 500,
                                 simulator_pid=simulator.pid)
         runtime.close()
@@ -327,6 +345,7 @@ def main() -> None:
     report = {
         "messages": args.messages,
         "window": args.window,
+        "connector": args.connector,
         "dispatch_batch_size": args.batch,
         "dispatch_batch_max": args.batch_max,
         "queue_seconds": round(queue_seconds, 3),
@@ -347,7 +366,8 @@ def main() -> None:
     print(f"  final statuses: {dispatch['final_statuses']}")
     print("  wall time per message: " + ", ".join(f"{phase} {us} us" for phase, us in dispatch["us_per_message"].items()))
     cpu = dispatch["cpu_us_per_message"]
-    print(f"  CPU time per message: this process {cpu['dispatcher_process']} us, "
+    connector_cpu = f"SMPP connector process {cpu['connector_process']} us, " if cpu["connector_process"] else ""
+    print(f"  CPU time per message: this process {cpu['dispatcher_process']} us, {connector_cpu}"
           f"smsc-sim {cpu['simulator_process']} us")
     print(f"Same simulator, no dispatcher ({raw['messages']} each): raw submit_sm loop "
           f"{raw['raw_submit_sm_loop_per_second']}/s, adapter.send loop {raw['adapter_send_loop_per_second']}/s, "

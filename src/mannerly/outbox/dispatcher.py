@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -126,6 +126,16 @@ class Handoff:
     opted_out_when_decided: bool = False
     # When the request was about to leave (after the last opt-out check); the message's sent_at.
     started: datetime | None = None
+
+
+@dataclass
+class InFlight:
+    """One channel's hand-off once started: its messages and how to get their results (waiting if need be)."""
+
+    group: list[Handoff]
+    results: Callable[[], list[SendResult]]
+    # Whether the adapter sends in the background (results() may wait); the dispatcher decides meanwhile.
+    background: bool = False
 
 
 @dataclass
@@ -259,6 +269,16 @@ STOPPED_RESULT = SendResult(accepted=False, status="failed", error_code=OPTED_OU
                             error_detail="the contact opted out after this message was decided; not sent")
 
 
+def sent_at_once(send_many: Callable[[list[OutboundMessage]], list[SendResult]]
+                 ) -> Callable[[list[OutboundMessage]], Callable[[], list[SendResult]]]:
+    """A blocking send_many in the shape of start_send_many: it sends at once, and the results are ready."""
+    def start(messages: list[OutboundMessage]) -> Callable[[], list[SendResult]]:
+        """Send now; return the answers' getter."""
+        answers = send_many(messages)
+        return lambda: answers
+    return start
+
+
 def unknown_result(error: Exception) -> SendResult:
     """The result of a hand-off that raised: the request may have left, so its outcome is unknown."""
     return SendResult(accepted=False, status="unknown", error_detail=f"hand-off error: {error}")
@@ -294,13 +314,11 @@ class Dispatcher:
         if periodic:
             self.run_automations(stats)
         self.plan_campaigns(stats)
-        batch_started = time.perf_counter()
         try:
-            self.dispatch_batch(stats)
+            self.dispatch_batches(stats)
         except Exception as error:  # nothing of the batch was committed before the failure, or leases expire
             log.exception("dispatch of a batch failed")
             stats.errors.append(f"batch: {error}")
-        self.resize_batch(stats.claimed, time.perf_counter() - batch_started)
         self.poll_receipts(stats)
         if periodic:
             self.reconcile_unknown(stats)
@@ -411,15 +429,43 @@ class Dispatcher:
 
     # -- a batch of messages ------------------------------------------------------------
 
-    def dispatch_batch(self, stats: DispatchStats) -> None:
-        """Claim a batch, decide it again, mark what may go `sending` in the same commit, hand it off, record it."""
+    def dispatch_batches(self, stats: DispatchStats) -> None:
+        """Dispatch a batch; while full batches go out through adapters that send in the background, go on.
+
+        Such an adapter (SMPP's connector process) hands a batch off on another core while this
+        thread decides the next batch and records the previous one. Every batch started is recorded
+        before this returns, so a pass ends with nothing in flight.
+        """
+        pass_started = time.perf_counter()
+        in_flight: list[InFlight] = []
+        try:
+            while True:
+                batch_started = time.perf_counter()
+                size = self.batch_size
+                claimed, started = self.dispatch_batch(stats)
+                if in_flight:  # the previous batch went out while this one was decided
+                    self.record_in_flight(in_flight, stats)
+                in_flight = started
+                self.resize_batch(claimed, time.perf_counter() - batch_started)
+                if not (claimed >= size and any(batch.background for batch in in_flight)
+                        and time.perf_counter() - pass_started < BATCH_TIME_BUDGET_SECONDS):
+                    break
+        finally:
+            self.record_in_flight(in_flight, stats)
+
+    def dispatch_batch(self, stats: DispatchStats) -> tuple[int, list[InFlight]]:
+        """Claim a batch, decide it again, mark what may go `sending` in the same commit, and start its hand-off.
+
+        Returns how many rows were claimed and the hand-offs started, one per channel (record_in_flight
+        waits for their results and stores them).
+        """
         now = self.runtime.now()
         with self.runtime.session() as session:
             rows = self.claim_batch(session, now)
-            stats.claimed = len(rows)
+            stats.claimed += len(rows)
             if not rows:
                 session.commit()
-                return
+                return 0, []
             try:
                 handoffs = self.decide_batch(session, rows, now, stats)
             except Exception:
@@ -429,9 +475,14 @@ class Dispatcher:
         by_channel: dict[int, list[Handoff]] = defaultdict(list)
         for handoff in handoffs:
             by_channel[handoff.channel.id].append(handoff)
+        return len(rows), [self.start_hand_off(group) for group in by_channel.values()]
+
+    def record_in_flight(self, in_flight: list[InFlight], stats: DispatchStats) -> None:
+        """Wait for the results of started hand-offs and store them in one transaction."""
         results: list[tuple[Handoff, SendResult]] = []
-        for group in by_channel.values():
-            results.extend(zip(group, self.hand_off(group), strict=True))
+        for batch in in_flight:
+            results.extend(zip(batch.group, batch.results(), strict=True))
+        in_flight.clear()
         if results:
             self.record_results(results, stats)
 
@@ -534,26 +585,53 @@ class Dispatcher:
                                contact_id=row.contact_id, topic_id=row.topic_id, opted_out_when_decided=opted_out)
 
     def hand_off(self, group: list[Handoff]) -> list[SendResult]:
-        """Hand one channel's messages to its adapter, pipelined where the adapter can; one result each."""
+        """Hand one channel's messages to its adapter and wait for one result each."""
+        return self.start_hand_off(group).results()
+
+    def start_hand_off(self, group: list[Handoff]) -> InFlight:
+        """Hand one channel's messages to its adapter, pipelined where the adapter can, in the background where it can."""
         channel = group[0].channel
         adapter = self.runtime.channels.adapter_for(channel, self.runtime)
+        start_send_many = getattr(adapter, "start_send_many", None)
         send_many = getattr(adapter, "send_many", None)
-        results: list[SendResult] = []
-        if send_many is not None and len(group) > 1:
-            for handoff in group:
-                self.wait_for_rate_limit(channel)
-            stopped = self.opted_out_since_decided(group)
-            going = [handoff for handoff in group if handoff.message_id not in stopped]
-            for handoff in going:
-                handoff.started = self.runtime.now()
+        if start_send_many is None and send_many is not None and len(group) > 1:
+            start_send_many = sent_at_once(send_many)
+        if start_send_many is None:
+            return InFlight(group, self.send_one_by_one(adapter, group))
+        for handoff in group:
+            self.wait_for_rate_limit(channel)
+        stopped = self.opted_out_since_decided(group)
+        going = [handoff for handoff in group if handoff.message_id not in stopped]
+        for handoff in going:
+            handoff.started = self.runtime.now()
+        collect: Callable[[], list[SendResult]] = list
+        failure: Exception | None = None
+        if going:
             try:
-                answers = iter(send_many([handoff.outbound for handoff in going]) if going else [])
+                collect = start_send_many([handoff.outbound for handoff in going])
             except Exception as error:  # some may have left: every outcome is unknown
+                failure = error
+
+        def results() -> list[SendResult]:
+            """The adapter's answers, in the group's order; unknown for all when it failed before answering."""
+            error = failure
+            if error is None:
+                try:
+                    answers = iter(collect())
+                except Exception as raised:
+                    error = raised
+            if error is not None:
                 log.warning("batch hand-off on channel %s raised %s; marking unknown", channel.id, error)
                 answers = iter([unknown_result(error) for _ in going])
             return [STOPPED_RESULT if handoff.message_id in stopped else next(answers) for handoff in group]
+
+        return InFlight(group, results, background=getattr(adapter, "start_send_many", None) is not None)
+
+    def send_one_by_one(self, adapter: Any, group: list[Handoff]) -> Callable[[], list[SendResult]]:
+        """Send each message with adapter.send, waiting for each answer; the results, ready at once."""
+        results: list[SendResult] = []
         for handoff in group:
-            self.wait_for_rate_limit(channel)
+            self.wait_for_rate_limit(handoff.channel)
             # A STOP stored since the decision wins: checked right before this request leaves.
             if self.opted_out_since_decided([handoff]):
                 results.append(STOPPED_RESULT)
@@ -564,7 +642,7 @@ class Dispatcher:
             except Exception as error:  # the request may have left: the outcome is unknown
                 log.warning("hand-off of message %s raised %s; marking unknown", handoff.message_id, error)
                 results.append(unknown_result(error))
-        return results
+        return lambda: results
 
     def opted_out_since_decided(self, group: list[Handoff]) -> set[int]:
         """Ids of the messages whose contact opted out (globally or of the topic) after the message was decided."""

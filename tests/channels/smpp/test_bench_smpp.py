@@ -22,5 +22,7 @@ def test_smpp_benchmark_runs_and_reports_figures():
     assert report["dispatch_messages_per_second"] > 0
     assert all(report["raw"][key] > 0 for key in ("raw_submit_sm_loop_per_second", "adapter_send_loop_per_second",
                                                   "adapter_send_many_per_second"))
-    assert set(report["us_per_message"]) >= {"redecide", "hand_off", "record_results"}
+    assert set(report["us_per_message"]) >= {"redecide", "start_hand_off", "record_in_flight", "record_results"}
     assert report["goal_messages_per_second"] == 3000
+    # The default connector is a child process, whose CPU time is reported apart.
+    assert report["connector"] == "process" and report["cpu_us_per_message"]["connector_process"] is not None

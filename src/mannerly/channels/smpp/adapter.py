@@ -769,6 +769,10 @@ class SmppAdapter:
             occurred_at=self.clock(),
         )
 
+    def wait_bound(self, timeout: float) -> bool:
+        """Whether the session is bound, waiting up to timeout seconds for it."""
+        return self.client.wait_bound(timeout)
+
     def close(self) -> None:
         """Unbind and disconnect (the registry calls this on shutdown or when the channel changes)."""
         self.client.close()
@@ -802,8 +806,23 @@ def _drain(queue: deque) -> list:
             return items
 
 
-def create_adapter(channel: Any, runtime: Any) -> SmppAdapter:
-    """Registry factory: an SMPP adapter for a channel row; starts binding in the background."""
-    settings = SmppChannelSettings.from_config(channel.config or {})
+CONNECTORS = ("process", "thread")
+
+
+def create_adapter(channel: Any, runtime: Any) -> Any:
+    """Registry factory: an SMPP adapter for a channel row; starts binding in the background.
+
+    The session runs in a child process (`connector: "process"`, the default) or on a thread of
+    this process (`"thread"`); see connector.py for why.
+    """
+    config = channel.config or {}
+    settings = SmppChannelSettings.from_config(config)
+    connector = config.get("connector") or "process"
+    if connector not in CONNECTORS:
+        raise ValueError(f"connector must be one of {', '.join(CONNECTORS)}, not {connector!r}")
+    if connector == "process":
+        from mannerly.channels.smpp.connector import ProcessSmppAdapter  # it imports this module
+
+        return ProcessSmppAdapter(settings, kind=channel.kind, channel_id=channel.id, sender_id=channel.sender_id)
     return SmppAdapter(settings, kind=channel.kind, channel_id=channel.id, sender_id=channel.sender_id,
                        clock=runtime.clock)
