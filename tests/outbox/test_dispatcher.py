@@ -368,3 +368,85 @@ def test_batches_grow_while_a_backlog_goes_out_quickly_and_shrink_when_slow(runt
     assert dispatcher.batch_size == 2
     dispatcher.resize_batch(claimed=2, seconds=5.0)  # never below dispatch_batch_size
     assert dispatcher.batch_size == 2
+
+
+class BackgroundProvider(ScriptedProvider):
+    """A scripted provider that sends in the background (start_send_many), logging when each step happens."""
+
+    def __init__(self, runtime) -> None:
+        """Log starts and collections, and the statuses stored when each batch starts."""
+        super().__init__()
+        self.runtime = runtime
+        self.log: list[tuple[str, list[int]]] = []
+        self.fail_collect = False
+
+    def start_send_many(self, messages):
+        """Note the start (with how many messages are still `sending`); the answers wait for collect()."""
+        ids = [message.message_id for message in messages]
+        self.log.append(("start", ids))
+        self.handed_off.extend(ids)
+
+        def collect():
+            """The batch's answers, noting when they were asked for."""
+            self.log.append(("collect", ids))
+            if self.fail_collect:
+                raise ConnectionError("the connector died")
+            return [SendResult(accepted=True, status="sent", provider_message_id=f"P{n}") for n in ids]
+        return collect
+
+
+def test_a_background_hand_off_overlaps_deciding_the_next_batch_and_the_pass_ends_with_all_recorded(
+        runtime, setup, monkeypatch):
+    """Full batches through a background adapter: batch 2 starts before batch 1 is collected; run_once records all."""
+    _, workspace_id = setup
+    provider = BackgroundProvider(runtime)
+    runtime.channels.register("scripted", lambda channel, rt: provider)
+    monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(
+        update={"dispatch_batch_size": 2, "dispatch_batch_max": 2}))
+    ids = [queue(runtime, workspace_id, text=f"Order {n} has shipped.", to=f"+8210234567{n:02d}") for n in range(5)]
+    stats = Dispatcher(runtime).run_once()
+    assert stats.claimed == 5 and stats.sent == 5, stats
+    assert [step for step, _ in provider.log] == ["start", "start", "collect", "start", "collect", "collect"]
+    assert sorted(provider.handed_off) == ids  # each once
+    assert all(status_of(runtime, n).status == "sent" for n in ids)
+
+
+def test_a_background_hand_off_that_loses_its_answers_is_unknown_never_resent(runtime, setup):
+    """The connector dies before answering: every message of its batch is unknown and none is handed off again."""
+    _, workspace_id = setup
+    provider = BackgroundProvider(runtime)
+    provider.fail_collect = True
+    runtime.channels.register("scripted", lambda channel, rt: provider)
+    ids = [queue(runtime, workspace_id, text=f"Order {n} has shipped.", to=f"+8210234567{n:02d}") for n in range(2)]
+    dispatcher = Dispatcher(runtime)
+    assert dispatcher.run_once().unknown == 2
+    dispatcher.run_once()
+    assert provider.handed_off == ids
+    assert {status_of(runtime, n).status for n in ids} == {"unknown"}
+    assert "not resent" in status_of(runtime, ids[0]).status_detail
+
+
+def test_a_batch_in_flight_is_recorded_even_when_deciding_the_next_one_fails(runtime, setup, monkeypatch):
+    """Batch 1 is out in the background when batch 2 cannot be decided: batch 1 is still recorded `sent`."""
+    _, workspace_id = setup
+    provider = BackgroundProvider(runtime)
+    runtime.channels.register("scripted", lambda channel, rt: provider)
+    monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(
+        update={"dispatch_batch_size": 2, "dispatch_batch_max": 2}))
+    ids = [queue(runtime, workspace_id, text=f"Order {n} has shipped.", to=f"+8210234567{n:02d}") for n in range(4)]
+    dispatcher = Dispatcher(runtime)
+    decide_batch = dispatcher.decide_batch
+    calls = []
+
+    def second_fails(*args, **kwargs):
+        """Decide the first batch; refuse the second."""
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the policy could not be loaded")
+        return decide_batch(*args, **kwargs)
+
+    monkeypatch.setattr(dispatcher, "decide_batch", second_fails)
+    stats = dispatcher.run_once()
+    assert any("policy could not be loaded" in error for error in stats.errors)
+    assert [status_of(runtime, n).status for n in ids] == ["sent", "sent", "pending", "pending"]
+    assert provider.log == [("start", ids[:2]), ("collect", ids[:2])]

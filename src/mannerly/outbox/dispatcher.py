@@ -281,7 +281,7 @@ def sent_at_once(send_many: Callable[[list[OutboundMessage]], list[SendResult]]
 
 def unknown_result(error: Exception) -> SendResult:
     """The result of a hand-off that raised: the request may have left, so its outcome is unknown."""
-    return SendResult(accepted=False, status="unknown", error_detail=f"hand-off error: {error}")
+    return SendResult(accepted=False, status="unknown", error_detail=f"hand-off error: {error}; not resent")
 
 
 class Dispatcher:

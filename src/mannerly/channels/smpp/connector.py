@@ -223,7 +223,7 @@ class ProcessSmppAdapter:
                 try:
                     status, value = connection.recv()
                 except (EOFError, OSError) as error:
-                    self._discard_child(f"the SMPP connector process died: {error or 'end of file'}")
+                    self._discard_child(f"the SMPP connector process died: {str(error) or type(error).__name__}")
                     continue
                 answered = self._waiting.popleft()
                 if status == "ok":
