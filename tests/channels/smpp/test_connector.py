@@ -97,16 +97,16 @@ def test_a_child_that_dies_during_a_hand_off_makes_it_unknown_and_the_next_call_
 
 
 def test_close_unbinds_and_stops_the_child(smsc, connector_for):
-    """close() asks the child to unbind politely and waits for it to exit; later calls fail without a new child."""
+    """close() asks the child to unbind politely and waits for it to exit; later sends say "retry later", no new child."""
     simulator = smsc()
     adapter = connector_for(simulator)
     pid = adapter.pid
     adapter.close()
     wait_for(lambda: simulator.stats.unbinds >= 1, 5)
     assert adapter.pid is None and not _alive(pid)
-    with pytest.raises(ConnectorLost):
-        adapter.send(OutboundMessage(1, PHONE, "after close"))
-    assert adapter.due_status_updates(NOW) == []
+    after = adapter.send(OutboundMessage(1, PHONE, "after close"))
+    assert (after.status, after.retryable, after.error_code) == ("failed", True, "CONNECTOR_UNAVAILABLE")
+    assert adapter.due_status_updates(NOW) == [] and adapter.pid is None  # no new child after close
 
 
 def test_a_child_whose_parent_is_gone_unbinds_and_exits(smsc, connector_for):
@@ -115,9 +115,26 @@ def test_a_child_whose_parent_is_gone_unbinds_and_exits(smsc, connector_for):
     adapter = connector_for(simulator)
     process = adapter._process
     adapter._connection.close()
-    process.join(5)
-    assert process.exitcode == 0
+    assert process.wait(5) == 0
     assert simulator.stats.unbinds >= 1
+
+
+def test_a_child_that_cannot_start_sends_nothing_and_says_retry_later(smsc, monkeypatch):
+    """No child took the messages (the interpreter would not start): "retry later" for each, never unknown."""
+    simulator = smsc()
+    host, port = simulator.address
+    monkeypatch.setattr("sys.executable", "/bin/false")
+    settings = SmppChannelSettings.from_config({"host": host, "port": port, **FAST_CONFIG})
+    adapter = ProcessSmppAdapter(settings, sender_id="ACME", channel_id=8)
+    try:
+        results = adapter.send_many([OutboundMessage(1, PHONE, "one"), OutboundMessage(2, PHONE, "two")])
+        assert [(result.status, result.retryable, result.error_code) for result in results] == [
+            ("failed", True, "CONNECTOR_UNAVAILABLE")] * 2
+        assert "did not start" in results[0].error_detail
+        assert adapter.due_status_updates(NOW) == [] and adapter.lookup_status("1") is None
+        assert simulator.stats.submits == 0
+    finally:
+        adapter.close()
 
 
 def test_dataclasses_cross_the_pipe_unchanged():

@@ -4,13 +4,16 @@ An `SmppAdapter` spends much of its time encoding submit_sm PDUs and decoding re
 delivery receipts, on its own session thread too. In the dispatcher's process that work
 competes for the interpreter lock with deciding and recording; in a child process it runs on
 another core, while the dispatcher decides the next batch. `ProcessSmppAdapter` keeps the
-adapter's interface and forwards each call over a pipe to a child that owns a real
-`SmppAdapter` (the bind, the window, the receipt tracker). The hand-off rules do not change:
+adapter's interface and forwards each call over a socket pair to a child
+(`python -m mannerly.channels.smpp.connector`) that owns a real `SmppAdapter` (the bind, the
+window, the receipt tracker). The hand-off rules do not change:
 
-- requests are answered in the order they were made; `start_send_many` returns a ticket at
-  once, so the dispatcher can overlap a batch's hand-off with deciding the next one;
-- if the child dies or stops answering, every hand-off it held raises `ConnectorLost`, which
-  the dispatcher records as `unknown` (never resent); the next call starts a new child;
+- requests are answered in the order they were made; `start_send_many` returns at once, so
+  the dispatcher can overlap a batch's hand-off with deciding the next one;
+- a request that never reached a running child (it could not start, or the request could
+  not be written) sent nothing: its messages come back "retry later";
+- if the child dies after taking requests, every hand-off it held raises `ConnectorLost`,
+  which the dispatcher records as `unknown` (never resent); the next call starts a new child;
 - the child stops (unbinding politely) when closed or when its parent's end of the pipe
   closes, and ignores Ctrl-C so that the parent decides when to stop it.
 
@@ -22,21 +25,25 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import multiprocessing
 import operator
+import os
 import queue
 import signal
+import socket
+import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
+from pathlib import Path
 from typing import Any
 
 from mannerly.channels.base import Exchange, InboundMessage, OutboundMessage, SendResult, StatusUpdate
 from mannerly.channels.smpp.adapter import SmppAdapter, SmppChannelSettings
-from mannerly.channels.smpp.esme import ConnectionLost
+from mannerly.channels.smpp.esme import ConnectionLost, SmppError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,8 @@ log = logging.getLogger(__name__)
 REMOTE_CALLS = frozenset({"send_many", "due_status_updates", "pending_inbound", "lookup_status", "wait_bound"})
 # How often a waiting parent checks that the child is still alive.
 LIVENESS_CHECK_SECONDS = 1.0
+# How long a new child may take to start (import, build its adapter) before it is given up.
+START_TIMEOUT_SECONDS = 30.0
 CLOSE_TIMEOUT_SECONDS = 5.0
 
 
@@ -60,7 +69,11 @@ for _passed in (OutboundMessage, SendResult, Exchange, StatusUpdate, InboundMess
 
 
 class ConnectorLost(ConnectionLost):
-    """The connector process died or stopped answering; what it held has an unknown outcome."""
+    """The connector process died or stopped answering after taking a request: its outcome is unknown."""
+
+
+class ConnectorUnavailable(SmppError):
+    """No running connector took the request (it could not start, or the request could not be written): nothing was sent."""
 
 
 class RemoteError(Exception):
@@ -83,7 +96,7 @@ class Ticket:
         self.value, self.error, self.done = value, error, True
 
     def result(self) -> Any:
-        """The answer; raises ConnectorLost or RemoteError when there is none."""
+        """The answer; raises ConnectorLost, ConnectorUnavailable or RemoteError when there is none."""
         if not self.done:
             self.connector.wait_for(self)
         if self.error is not None:
@@ -91,10 +104,10 @@ class Ticket:
         return self.value
 
 
-def serve(connection: Connection, settings: SmppChannelSettings, kind: str, channel_id: int | None,
-          sender_id: str | None) -> None:
+def serve(connection: Connection) -> None:
     """The child's main loop: one SmppAdapter, each request answered in order until closed or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this child stops
+    settings, kind, channel_id, sender_id = connection.recv()
     logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s smpp-connector[{channel_id}] %(message)s")
     adapter = SmppAdapter(settings, kind=kind, channel_id=channel_id, sender_id=sender_id)
     # A thread reads requests as they come, so a parent writing its next batch never waits on a
@@ -102,6 +115,7 @@ def serve(connection: Connection, settings: SmppChannelSettings, kind: str, chan
     requests: queue.SimpleQueue[tuple[str, tuple]] = queue.SimpleQueue()
     threading.Thread(target=_read_requests, args=(connection, requests), name="connector-reader", daemon=True).start()
     try:
+        connection.send(("ready", os.getpid()))
         while True:
             call, args = requests.get()
             if call == "close":
@@ -134,6 +148,13 @@ def _read_requests(connection: Connection, requests: queue.SimpleQueue) -> None:
             return
 
 
+def _child_environment() -> dict[str, str]:
+    """The parent's environment, with this package importable in the child however the parent found it."""
+    package_root = str(Path(__file__).resolve().parents[3])
+    paths = [package_root, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+
+
 class ProcessSmppAdapter:
     """An SMPP channel whose session lives in a child process; same interface as SmppAdapter."""
 
@@ -148,32 +169,58 @@ class ProcessSmppAdapter:
         self.sender_id = sender_id
         self.status_map: dict[str, str] = dict(settings.status_map)
         self._lock = threading.RLock()
-        self._process: Any = None
+        self._process: subprocess.Popen | None = None
         self._connection: Connection | None = None
         self._waiting: deque[Ticket] = deque()
         self._closed = False
         if start:
             with self._lock:
-                self._ensure_child()
+                try:
+                    self._ensure_child()
+                except ConnectorUnavailable as error:  # the next request tries again
+                    log.warning("SMPP connector of channel %s did not start: %s", channel_id, error)
 
     # -- the child ------------------------------------------------------------------------------------------
 
+    def _running(self) -> bool:
+        """Whether a child was started and has not exited."""
+        return self._process is not None and self._process.poll() is None
+
     def _ensure_child(self) -> Connection:
-        """The pipe to a running child, starting one when there is none (lock held)."""
+        """The pipe to a running child, starting one when there is none (lock held); raises ConnectorUnavailable."""
         if self._closed:
-            raise ConnectorLost("the SMPP connector was closed")
-        if self._connection is not None and self._process is not None and self._process.is_alive():
+            raise ConnectorUnavailable("the SMPP connector was closed")
+        if self._connection is not None and self._running():
             return self._connection
         self._discard_child("the SMPP connector process stopped")
-        # spawn, not fork: the parent runs threads (web server, dispatcher) that a fork would copy mid-step.
-        context = multiprocessing.get_context("spawn")
-        parent_end, child_end = context.Pipe()
-        process = context.Process(target=serve, name=f"mannerly-smpp-{self.channel_id}", daemon=True,
-                                  args=(child_end, self.settings, self.kind, self.channel_id, self.sender_id))
-        process.start()
-        child_end.close()  # only the child holds it now, so its exit reads as end-of-file here
-        self._process, self._connection = process, parent_end
-        return parent_end
+        # A fresh interpreter running this module, not multiprocessing's spawn: spawn runs the
+        # parent's main script again in the child (and cannot when it came from stdin); fork would
+        # copy the parent's threads (web server, dispatcher) in mid-step.
+        parent_end, child_end = socket.socketpair()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mannerly.channels.smpp.connector", str(child_end.fileno())],
+                pass_fds=(child_end.fileno(),), stdin=subprocess.DEVNULL, env=_child_environment())
+        except OSError as error:
+            parent_end.close()
+            raise ConnectorUnavailable(f"the SMPP connector could not be started: {error}") from error
+        finally:
+            child_end.close()  # only the child holds it now, so its exit reads as end-of-file here
+        connection = Connection(parent_end.detach())
+        self._process, self._connection = process, connection
+        try:
+            connection.send((self.settings, self.kind, self.channel_id, self.sender_id))
+            ready = connection.poll(START_TIMEOUT_SECONDS) and connection.recv()
+        except (EOFError, OSError) as error:
+            ready = None
+            detail = str(error) or type(error).__name__
+        else:
+            detail = "it did not report ready"
+        if not (isinstance(ready, tuple) and ready[0] == "ready"):
+            self._discard_child("the SMPP connector did not start")
+            raise ConnectorUnavailable(f"the SMPP connector did not start ({detail}; exit code "
+                                       f"{process.returncode})")
+        return connection
 
     def _discard_child(self, reason: str) -> None:
         """Stop and forget the child; every request still waiting for it fails with ConnectorLost (lock held)."""
@@ -184,15 +231,18 @@ class ProcessSmppAdapter:
         if connection is not None:
             connection.close()
         if process is not None:
-            if process.is_alive():
+            if process.poll() is None:
                 process.terminate()
-            process.join(CLOSE_TIMEOUT_SECONDS)
+            try:
+                process.wait(CLOSE_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     @property
     def pid(self) -> int | None:
         """The child's process id while it runs."""
-        process = self._process
-        return process.pid if process is not None and process.is_alive() else None
+        return self._process.pid if self._running() else None
 
     # -- requests -----------------------------------------------------------------------------------------------
 
@@ -202,9 +252,12 @@ class ProcessSmppAdapter:
             ticket = Ticket(self, call)
             try:
                 self._ensure_child().send((call, args))
-            except (OSError, ValueError) as error:  # ValueError: the pipe was closed under us
+            except ConnectorUnavailable as error:
+                ticket.settle(error=error)
+                return ticket
+            except (OSError, ValueError) as error:  # not written (ValueError: the pipe was closed under us)
                 self._discard_child(f"the SMPP connector could not be reached: {error}")
-                ticket.settle(error=ConnectorLost(f"the SMPP connector could not be reached: {error}"))
+                ticket.settle(error=ConnectorUnavailable(f"the SMPP connector could not be reached: {error}"))
                 return ticket
             self._waiting.append(ticket)
             return ticket
@@ -214,7 +267,7 @@ class ProcessSmppAdapter:
         with self._lock:
             while not ticket.done:
                 connection = self._connection
-                if connection is None or not self._waiting:
+                if connection is None or not self._waiting:  # settled by _discard_child, or never queued
                     ticket.settle(error=ConnectorLost("the SMPP connector was restarted before it answered"))
                     return
                 if not self._answer_ready(connection):
@@ -236,7 +289,7 @@ class ProcessSmppAdapter:
         # No deadline: the child's adapter times out every PDU itself, and a large batch on a slow
         # SMSC may rightly take minutes.
         while not connection.poll(LIVENESS_CHECK_SECONDS):
-            if self._process is None or not self._process.is_alive():
+            if not self._running():
                 return connection.poll(0)  # it may have answered just before it stopped
         return True
 
@@ -247,8 +300,21 @@ class ProcessSmppAdapter:
     # -- the adapter interface ----------------------------------------------------------------------------------
 
     def start_send_many(self, messages: list[OutboundMessage]) -> Callable[[], list[SendResult]]:
-        """Hand messages to the child and return at once; calling the result waits for one SendResult each."""
-        return self.request("send_many", list(messages)).result
+        """Hand messages to the child and return at once; calling the result waits for one SendResult each.
+
+        Raises ConnectorLost when the child took the messages and died: their outcome is unknown.
+        """
+        messages = list(messages)
+        ticket = self.request("send_many", messages)
+
+        def results() -> list[SendResult]:
+            """The child's answers; "retry later" for every message when no child took them."""
+            try:
+                return ticket.result()
+            except ConnectorUnavailable as error:
+                return [SendResult(accepted=False, status="failed", retryable=True, error_code="CONNECTOR_UNAVAILABLE",
+                                   error_detail=str(error)) for _ in messages]
+        return results
 
     def send_many(self, messages: list[OutboundMessage]) -> list[SendResult]:
         """Submit several messages pipelined within the window; one SendResult each, in order."""
@@ -270,7 +336,7 @@ class ProcessSmppAdapter:
         """Ask the child for what it queued; a lost child has nothing to give (a new one starts next time)."""
         try:
             return self.call(call, now)
-        except (ConnectorLost, RemoteError) as error:
+        except (SmppError, RemoteError) as error:
             log.warning("SMPP connector of channel %s: %s failed: %s", self.channel_id, call, error)
             return []
 
@@ -278,14 +344,14 @@ class ProcessSmppAdapter:
         """Ask the SMSC with query_sm through the child; None when it cannot tell."""
         try:
             return self.call("lookup_status", provider_message_id)
-        except (ConnectorLost, RemoteError):
+        except (SmppError, RemoteError):
             return None
 
     def wait_bound(self, timeout: float) -> bool:
         """Whether the child's session is bound, waiting up to timeout seconds for it."""
         try:
             return bool(self.call("wait_bound", timeout))
-        except (ConnectorLost, RemoteError):
+        except (SmppError, RemoteError):
             return False
 
     def close(self) -> None:
@@ -299,5 +365,17 @@ class ProcessSmppAdapter:
                 except (OSError, ValueError):
                     pass
             if process is not None:
-                process.join(CLOSE_TIMEOUT_SECONDS)
+                try:
+                    process.wait(CLOSE_TIMEOUT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    pass  # _discard_child terminates it
             self._discard_child("the SMPP connector was closed")
+
+
+def main(argv: list[str]) -> None:
+    """`python -m mannerly.channels.smpp.connector FD`: serve the parent on the inherited socket FD."""
+    serve(Connection(int(argv[1])))
+
+
+if __name__ == "__main__":
+    main(sys.argv)
