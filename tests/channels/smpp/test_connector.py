@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 from multiprocessing.reduction import ForkingPickler
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +18,10 @@ from sqlalchemy import select
 from mannerly.channels.base import Exchange, InboundMessage, OutboundMessage, SendResult, StatusUpdate
 from mannerly.channels.smpp.adapter import SmppAdapter, SmppChannelSettings, create_adapter
 from mannerly.channels.smpp.connector import ConnectorLost, ProcessSmppAdapter
-from mannerly.models import Channel, Message
+from mannerly.messages.service import OutboundIntent, submit
+from mannerly.models import Channel, Message, Topic
+from mannerly.runtime import Runtime
+from mannerly.workspaces.service import create_workspace
 
 from ...api.conftest import api  # noqa: F401  (the API fixture)
 from .conftest import FAST_CONFIG, wait_for
@@ -218,3 +224,49 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
 
+
+
+def test_mannerly_worker_sends_through_the_connector_and_stops_it_on_sigterm(settings, smsc):
+    """`mannerly worker` with an SMPP channel: the message is delivered through a connector child, and
+    SIGTERM stops the worker, which unbinds and ends the child."""
+    simulator = smsc(receipt_delay_ms=10)
+    host, port = simulator.address
+    runtime = Runtime.create(settings)
+    try:
+        with runtime.session() as session:
+            workspace = create_workspace(session, "Acme", brand_names={"en": "Acme"}, with_simulator=False)
+            session.add(Topic(workspace_id=workspace.id, name="orders", label="Orders", kind="transactional",
+                              urgent=True))
+            session.add(Channel(workspace_id=workspace.id, kind="sms", provider="smpp", name="Operator",
+                                sender_id="ACME", config={"host": host, "port": port, **FAST_CONFIG}))
+            session.commit()
+            message_id = submit(session, workspace, OutboundIntent(topic="orders", to=PHONE,
+                                                                   text="Your order has shipped."), runtime.now()).id
+            session.commit()
+
+        def status() -> str:
+            """The message's stored status."""
+            with runtime.session() as session:
+                return session.get(Message, message_id).status
+
+        env = {**os.environ, "MANNERLY_DATABASE_URL": settings.database_url,
+               "MANNERLY_DISPATCH_INTERVAL_SECONDS": "0.1"}
+        worker = subprocess.Popen([sys.executable, "-c", "from mannerly.cli import app; app()", "worker"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            wait_for(lambda: status() == "delivered", 20, 0.1)
+            children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
+            connectors = [int(pid) for pid in children
+                          if "mannerly.channels.smpp.connector" in Path(f"/proc/{pid}/cmdline").read_text()]
+            assert len(connectors) == 1
+            worker.send_signal(signal.SIGTERM)
+            out, err = worker.communicate(timeout=20)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        assert worker.returncode == 0, err
+        assert "Worker stopped" in out
+        assert not _alive(connectors[0])
+        assert simulator.stats.unbinds >= 1 and simulator.stats.submits == 1
+    finally:
+        runtime.close()
