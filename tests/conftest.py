@@ -5,7 +5,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -146,3 +149,20 @@ def postgres_url() -> Iterator[str]:
     finally:
         connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         connection.close()
+
+
+def start_cli_worker(database_url: str) -> subprocess.Popen:
+    """`mannerly worker` as a child process on this database, passes every 0.1 s; output captured as text."""
+    env = {**os.environ, "MANNERLY_DATABASE_URL": database_url, "MANNERLY_DISPATCH_INTERVAL_SECONDS": "0.1"}
+    return subprocess.Popen([sys.executable, "-c", "from mannerly.cli import app; app()", "worker"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def stop_cli_worker(process: subprocess.Popen, timeout: float = 20) -> tuple[str, str]:
+    """Ask a worker to stop with SIGTERM and wait for it (killed if it will not); its remaining (stdout, stderr)."""
+    try:
+        process.send_signal(signal.SIGTERM)
+        return process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()

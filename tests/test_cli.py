@@ -15,6 +15,8 @@ from mannerly.cli import app
 from mannerly.config import Settings
 from mannerly.models import ApiKey, ConsentEvent, Contact, Message, Topic, Workspace
 
+from .conftest import start_cli_worker, stop_cli_worker
+
 DATA = Path(__file__).parent / "contacts" / "data"
 
 
@@ -229,20 +231,10 @@ def test_serve_prints_the_address_and_demo_key(runner, database, settings, monke
 
 
 def test_worker_stops_cleanly_on_sigterm(database):
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    env = {**os.environ, "MANNERLY_DATABASE_URL": database, "MANNERLY_DISPATCH_INTERVAL_SECONDS": "0.1"}
-    process = subprocess.Popen([sys.executable, "-c", "from mannerly.cli import app; app()", "worker"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = start_cli_worker(database)
     try:
         assert "started" in process.stdout.readline()
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=10)
     finally:
-        if process.poll() is None:
-            process.kill()
+        out, err = stop_cli_worker(process, timeout=10)
     assert process.returncode == 0, err
     assert "Worker stopped" in out

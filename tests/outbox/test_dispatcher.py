@@ -395,15 +395,22 @@ class BackgroundProvider(ScriptedProvider):
         return collect
 
 
+def background_backlog(runtime, workspace_id: int, monkeypatch, messages: int, *, batch: int | None = None):
+    """A BackgroundProvider as the channel's adapter and `messages` queued (to different phones); (provider, ids)."""
+    provider = BackgroundProvider(runtime)
+    runtime.channels.register("scripted", lambda channel, rt: provider)
+    if batch is not None:
+        monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(
+            update={"dispatch_batch_size": batch, "dispatch_batch_max": batch}))
+    ids = [queue(runtime, workspace_id, text=f"Order {n} has shipped.", to=f"+8210234567{n:02d}")
+           for n in range(messages)]
+    return provider, ids
+
+
 def test_a_background_hand_off_overlaps_deciding_the_next_batch_and_the_pass_ends_with_all_recorded(
         runtime, setup, monkeypatch):
     """Full batches through a background adapter: batch 2 starts before batch 1 is collected; run_once records all."""
-    _, workspace_id = setup
-    provider = BackgroundProvider(runtime)
-    runtime.channels.register("scripted", lambda channel, rt: provider)
-    monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(
-        update={"dispatch_batch_size": 2, "dispatch_batch_max": 2}))
-    ids = [queue(runtime, workspace_id, text=f"Order {n} has shipped.", to=f"+8210234567{n:02d}") for n in range(5)]
+    provider, ids = background_backlog(runtime, setup[1], monkeypatch, 5, batch=2)
     stats = Dispatcher(runtime).run_once()
     assert stats.claimed == 5 and stats.sent == 5, stats
     assert [step for step, _ in provider.log] == ["start", "start", "collect", "start", "collect", "collect"]
@@ -411,13 +418,10 @@ def test_a_background_hand_off_overlaps_deciding_the_next_batch_and_the_pass_end
     assert all(status_of(runtime, n).status == "sent" for n in ids)
 
 
-def test_a_background_hand_off_that_loses_its_answers_is_unknown_never_resent(runtime, setup):
+def test_a_background_hand_off_that_loses_its_answers_is_unknown_never_resent(runtime, setup, monkeypatch):
     """The connector dies before answering: every message of its batch is unknown and none is handed off again."""
-    _, workspace_id = setup
-    provider = BackgroundProvider(runtime)
+    provider, ids = background_backlog(runtime, setup[1], monkeypatch, 2)
     provider.fail_collect = True
-    runtime.channels.register("scripted", lambda channel, rt: provider)
-    ids = [queue(runtime, workspace_id, text=f"Order {n} has shipped.", to=f"+8210234567{n:02d}") for n in range(2)]
     dispatcher = Dispatcher(runtime)
     assert dispatcher.run_once().unknown == 2
     dispatcher.run_once()
@@ -428,12 +432,7 @@ def test_a_background_hand_off_that_loses_its_answers_is_unknown_never_resent(ru
 
 def test_a_batch_in_flight_is_recorded_even_when_deciding_the_next_one_fails(runtime, setup, monkeypatch):
     """Batch 1 is out in the background when batch 2 cannot be decided: batch 1 is still recorded `sent`."""
-    _, workspace_id = setup
-    provider = BackgroundProvider(runtime)
-    runtime.channels.register("scripted", lambda channel, rt: provider)
-    monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(
-        update={"dispatch_batch_size": 2, "dispatch_batch_max": 2}))
-    ids = [queue(runtime, workspace_id, text=f"Order {n} has shipped.", to=f"+8210234567{n:02d}") for n in range(4)]
+    provider, ids = background_backlog(runtime, setup[1], monkeypatch, 4, batch=2)
     dispatcher = Dispatcher(runtime)
     decide_batch = dispatcher.decide_batch
     calls = []

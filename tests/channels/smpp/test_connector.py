@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,6 +22,7 @@ from mannerly.runtime import Runtime
 from mannerly.workspaces.service import create_workspace
 
 from ...api.conftest import api  # noqa: F401  (the API fixture)
+from ...conftest import start_cli_worker, stop_cli_worker
 from .conftest import FAST_CONFIG, wait_for
 from .test_end_to_end import PHONE, use_smpp_channel
 
@@ -249,21 +248,15 @@ def test_mannerly_worker_sends_through_the_connector_and_stops_it_on_sigterm(set
             with runtime.session() as session:
                 return session.get(Message, message_id).status
 
-        env = {**os.environ, "MANNERLY_DATABASE_URL": settings.database_url,
-               "MANNERLY_DISPATCH_INTERVAL_SECONDS": "0.1"}
-        worker = subprocess.Popen([sys.executable, "-c", "from mannerly.cli import app; app()", "worker"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        worker = start_cli_worker(settings.database_url)
         try:
             wait_for(lambda: status() == "delivered", 20, 0.1)
             children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
             connectors = [int(pid) for pid in children
                           if "mannerly.channels.smpp.connector" in Path(f"/proc/{pid}/cmdline").read_text()]
             assert len(connectors) == 1
-            worker.send_signal(signal.SIGTERM)
-            out, err = worker.communicate(timeout=20)
         finally:
-            if worker.poll() is None:
-                worker.kill()
+            out, err = stop_cli_worker(worker)
         assert worker.returncode == 0, err
         assert "Worker stopped" in out
         assert not _alive(connectors[0])
