@@ -443,9 +443,9 @@ class Dispatcher:
                 batch_started = time.perf_counter()
                 size = self.batch_size
                 claimed, started = self.dispatch_batch(stats)
-                if in_flight:  # the previous batch went out while this one was decided
-                    self.record_in_flight(in_flight, stats)
-                in_flight = started
+                previous, in_flight = in_flight, started
+                if previous:  # it went out while this batch was decided
+                    self.record_in_flight(previous, stats)
                 self.resize_batch(claimed, time.perf_counter() - batch_started)
                 if not (claimed >= size and any(batch.background for batch in in_flight)
                         and time.perf_counter() - pass_started < BATCH_TIME_BUDGET_SECONDS):
@@ -583,10 +583,6 @@ class Dispatcher:
         opted_out = state.global_opt_out or state.consent_for(send_request.topic) is ConsentStatus.OPTED_OUT
         return change, Handoff(message_id=row.id, workspace_id=row.workspace_id, channel=channel, outbound=outbound,
                                contact_id=row.contact_id, topic_id=row.topic_id, opted_out_when_decided=opted_out)
-
-    def hand_off(self, group: list[Handoff]) -> list[SendResult]:
-        """Hand one channel's messages to its adapter and wait for one result each."""
-        return self.start_hand_off(group).results()
 
     def start_hand_off(self, group: list[Handoff]) -> InFlight:
         """Hand one channel's messages to its adapter, pipelined where the adapter can, in the background where it can."""

@@ -130,6 +130,8 @@ def serve(connection: Connection) -> None:
                 connection.send(reply)
             except OSError:  # the parent is gone
                 return
+            except Exception as error:  # an answer that cannot be pickled: say so rather than die silently
+                connection.send(("error", f"the connector could not send its answer back: {error}"))
     finally:
         adapter.close()
         connection.close()
@@ -140,7 +142,7 @@ def _read_requests(connection: Connection, requests: queue.SimpleQueue) -> None:
     while True:
         try:
             request = connection.recv()
-        except (EOFError, OSError):
+        except Exception:  # the parent is gone (EOFError, OSError), or sent what cannot be read: stop
             requests.put(("close", ()))
             return
         requests.put(request)
