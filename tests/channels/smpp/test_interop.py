@@ -23,6 +23,7 @@ import smpplib.gsm
 
 from mannerly.channels.base import OutboundMessage
 from mannerly.channels.smpp.adapter import SmppAdapter, SmppChannelSettings
+from mannerly.channels.smpp.connector import ProcessSmppAdapter
 
 from .conftest import FAST_CONFIG, PASSWORD, SYSTEM_ID, wait_for
 
@@ -87,8 +88,10 @@ def _net_smpp_available() -> str | None:
 
 
 @pytest.mark.skipif(_net_smpp_available() is not None, reason=str(_net_smpp_available()))
-def test_our_esme_against_net_smpp_smsc():
-    """Our ESME binds to Net::SMPP's server, submits, matches a decimal receipt to a hex id, takes a reply, unbinds."""
+@pytest.mark.parametrize("connector", ["thread", "process"])
+def test_our_esme_against_net_smpp_smsc(connector):
+    """Our ESME binds to Net::SMPP's server, submits, matches a decimal receipt to a hex id, takes a reply, unbinds;
+    on a thread of this process and in the connector child."""
     process = subprocess.Popen(["perl", str(PERL_SMSC)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     try:
@@ -99,9 +102,12 @@ def test_our_esme_against_net_smpp_smsc():
         reader.start()
         settings = SmppChannelSettings.from_config(
             {"host": "127.0.0.1", "port": port, **FAST_CONFIG, "enquire_link_interval": 0.2})
-        adapter = SmppAdapter(settings, sender_id="ACME", clock=lambda: NOW)
+        if connector == "thread":
+            adapter = SmppAdapter(settings, sender_id="ACME", clock=lambda: NOW)
+        else:
+            adapter = ProcessSmppAdapter(settings, sender_id="ACME")
         try:
-            assert adapter.client.wait_bound(5), adapter.client.last_error
+            assert adapter.wait_bound(5)
             short = adapter.send(OutboundMessage(1, "+821023456789", "Hello Net::SMPP"))
             long = adapter.send(OutboundMessage(2, "+821023456789", "안녕하세요! " * 20))
             assert short.accepted and long.accepted, (short, long)
