@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from mannerly.channels.base import Exchange, InboundMessage, OutboundMessage, SendResult, StatusUpdate
 from mannerly.channels.smpp.adapter import SmppAdapter, SmppChannelSettings, create_adapter
 from mannerly.channels.smpp.connector import ConnectorLost, ProcessSmppAdapter
+from mannerly.config import Settings
 from mannerly.messages.service import OutboundIntent, submit
 from mannerly.models import Channel, Message, Topic
 from mannerly.runtime import Runtime
@@ -171,6 +173,7 @@ def test_the_registry_builds_the_connector_by_default_and_the_thread_when_asked(
         """What create_adapter reads of the runtime."""
 
         clock = staticmethod(lambda: NOW)
+        settings = Settings()
 
     built = [create_adapter(Row(config), FakeRuntime()) for config in ({}, {"connector": "thread"})]
     try:
@@ -180,6 +183,20 @@ def test_the_registry_builds_the_connector_by_default_and_the_thread_when_asked(
             adapter.close()
     with pytest.raises(ValueError, match="connector"):
         create_adapter(Row({"connector": "fork"}), FakeRuntime())
+
+
+def test_the_child_logs_in_the_parents_level_and_format(smsc, capfd):
+    """A child told to log JSON at INFO writes its bind as a JSON line on the stderr it shares with the parent."""
+    simulator = smsc()
+    host, port = simulator.address
+    settings = SmppChannelSettings.from_config({"host": host, "port": port, **FAST_CONFIG})
+    adapter = ProcessSmppAdapter(settings, sender_id="ACME", channel_id=9, log_level="INFO", log_format="json")
+    try:
+        assert adapter.wait_bound(5)
+    finally:
+        adapter.close()
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
+    assert any(line["message"].startswith("SMPP bound to") and line["level"] == "info" for line in lines), lines
 
 
 def test_dispatcher_marks_a_message_unknown_when_the_connector_dies_mid_hand_off(api, smsc):

@@ -823,6 +823,7 @@ def create_adapter(channel: Any, runtime: Any) -> Any:
     if connector == "process":
         from mannerly.channels.smpp.connector import ProcessSmppAdapter  # it imports this module
 
-        return ProcessSmppAdapter(settings, kind=channel.kind, channel_id=channel.id, sender_id=channel.sender_id)
+        return ProcessSmppAdapter(settings, kind=channel.kind, channel_id=channel.id, sender_id=channel.sender_id,
+                                  log_level=runtime.settings.log_level, log_format=runtime.settings.log_format)
     return SmppAdapter(settings, kind=channel.kind, channel_id=channel.id, sender_id=channel.sender_id,
                        clock=runtime.clock)

@@ -44,6 +44,7 @@ from typing import Any
 from mannerly.channels.base import Exchange, InboundMessage, OutboundMessage, SendResult, StatusUpdate
 from mannerly.channels.smpp.adapter import SmppAdapter, SmppChannelSettings
 from mannerly.channels.smpp.esme import ConnectionLost, SmppError
+from mannerly.observability import configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,9 @@ class Ticket:
 def serve(connection: Connection) -> None:
     """The child's main loop: one SmppAdapter, each request answered in order until closed or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this child stops
-    settings, kind, channel_id, sender_id = connection.recv()
-    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s smpp-connector[{channel_id}] %(message)s")
+    settings, kind, channel_id, sender_id, log_level, log_format = connection.recv()
+    # The parent's level and format, and its filter of personal data, on the stderr both share.
+    configure_logging(log_level, log_format)
     adapter = SmppAdapter(settings, kind=kind, channel_id=channel_id, sender_id=sender_id)
     # A thread reads requests as they come, so a parent writing its next batch never waits on a
     # child that is itself waiting to write a large answer the parent has not read yet.
@@ -163,9 +165,11 @@ class ProcessSmppAdapter:
     provider = "smpp"
 
     def __init__(self, settings: SmppChannelSettings, *, kind: str = "sms", channel_id: int | None = None,
-                 sender_id: str | None = None, start: bool = True) -> None:
+                 sender_id: str | None = None, start: bool = True, log_level: str = "WARNING",
+                 log_format: str = "text") -> None:
         """Remember the settings; the child starts now (unless start=False) or on first use."""
         self.settings = settings
+        self.log_level, self.log_format = log_level, log_format
         self.kind = kind
         self.channel_id = channel_id
         self.sender_id = sender_id
@@ -211,7 +215,7 @@ class ProcessSmppAdapter:
         connection = Connection(parent_end.detach())
         self._process, self._connection = process, connection
         try:
-            connection.send((self.settings, self.kind, self.channel_id, self.sender_id))
+            connection.send((self.settings, self.kind, self.channel_id, self.sender_id, self.log_level, self.log_format))
             ready = connection.poll(START_TIMEOUT_SECONDS) and connection.recv()
         except (EOFError, OSError) as error:
             ready = None
