@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -127,10 +128,20 @@ def test_a_child_whose_parent_is_gone_unbinds_and_exits(smsc, connector_for):
 
 
 def test_a_child_that_cannot_start_sends_nothing_and_says_retry_later(smsc, monkeypatch):
-    """No child took the messages (the interpreter would not start): "retry later" for each, never unknown."""
+    """No child took the messages (the interpreter would not start): "retry later" for each, never unknown; and
+    no new child is tried on every call, but after a pause that doubles."""
     simulator = smsc()
     host, port = simulator.address
     monkeypatch.setattr("sys.executable", "/bin/false")
+    started = []
+    real_popen = subprocess.Popen
+
+    def counting_popen(*args, **kwargs):
+        """Start the process and count it."""
+        started.append(args)
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", counting_popen)
     settings = SmppChannelSettings.from_config({"host": host, "port": port, **FAST_CONFIG})
     adapter = ProcessSmppAdapter(settings, sender_id="ACME", channel_id=8)
     try:
@@ -140,6 +151,11 @@ def test_a_child_that_cannot_start_sends_nothing_and_says_retry_later(smsc, monk
         assert "did not start" in results[0].error_detail
         assert adapter.due_status_updates(NOW) == [] and adapter.lookup_status("1") is None
         assert simulator.stats.submits == 0
+        # One start was tried (by the constructor); the calls since waited out the pause instead.
+        assert len(started) == 1 and "next start in" in results[0].error_detail
+        adapter._start_not_before = 0.0  # the pause is over
+        adapter.send(OutboundMessage(3, PHONE, "three"))
+        assert len(started) == 2 and adapter._start_backoff == 2.0  # doubled after a second failure
     finally:
         adapter.close()
 

@@ -33,6 +33,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
@@ -55,6 +56,9 @@ LIVENESS_CHECK_SECONDS = 1.0
 # How long a new child may take to start (import, build its adapter) before it is given up.
 START_TIMEOUT_SECONDS = 30.0
 CLOSE_TIMEOUT_SECONDS = 5.0
+# After a child fails to start, the next start waits this long, doubling up to the maximum.
+START_BACKOFF_MIN_SECONDS = 1.0
+START_BACKOFF_MAX_SECONDS = 60.0
 
 
 def _positional_reducer(cls: type) -> Callable[[Any], tuple[type, tuple]]:
@@ -179,6 +183,10 @@ class ProcessSmppAdapter:
         self._connection: Connection | None = None
         self._waiting: deque[Ticket] = deque()
         self._closed = False
+        # After a child failed to start: when the next may start, the pause, and what went wrong.
+        self._start_not_before = 0.0
+        self._start_backoff = 0.0
+        self._start_failure = ""
         if start:
             with self._lock:
                 try:
@@ -199,6 +207,21 @@ class ProcessSmppAdapter:
         if self._connection is not None and self._running():
             return self._connection
         self._discard_child("the SMPP connector process stopped")
+        wait = self._start_not_before - time.monotonic()
+        if wait > 0:  # a child that cannot start is not restarted on every call
+            raise ConnectorUnavailable(f"{self._start_failure}; next start in {wait:.1f} s")
+        try:
+            connection = self._start_child()
+        except ConnectorUnavailable as error:
+            self._start_backoff = min(max(self._start_backoff * 2, START_BACKOFF_MIN_SECONDS), START_BACKOFF_MAX_SECONDS)
+            self._start_not_before = time.monotonic() + self._start_backoff
+            self._start_failure = str(error)
+            raise
+        self._start_backoff = 0.0
+        return connection
+
+    def _start_child(self) -> Connection:
+        """Start a child and wait for it to report ready (lock held); raises ConnectorUnavailable."""
         # A fresh interpreter running this module, not multiprocessing's spawn: spawn runs the
         # parent's main script again in the child (and cannot when it came from stdin); fork would
         # copy the parent's threads (web server, dispatcher) in mid-step.
