@@ -52,6 +52,7 @@ from mannerly.channels.smpp.adapter import SmppAdapter, SmppChannelSettings
 from mannerly.config import Settings
 from mannerly.contacts.service import build_contact
 from mannerly.kit.phones import parse_phone
+from mannerly.kit.process import tune_garbage_collection
 from mannerly.messages.service import OutboundIntent, submit
 from mannerly.models import Channel, Message, Topic, Workspace
 from mannerly.outbox.dispatcher import Dispatcher
@@ -160,6 +161,7 @@ def run_dispatch(runtime: Runtime, messages: int, profile: bool, deliver_timeout
     dispatcher = Dispatcher(runtime, "bench")
     spent = time_phases(dispatcher)
     connector_pid = bound_connector_pid(runtime)
+    tune_garbage_collection()  # as `mannerly worker` does once it has started
     profiler = cProfile.Profile() if profile else None
     passes = 0
     cpu_before = process_cpu_seconds()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from mannerly.app import create_app
 from mannerly.config import Settings
+from mannerly.kit.process import tune_garbage_collection
 from mannerly.observability import configure_logging
 from mannerly.runtime import Runtime
 
@@ -16,3 +17,4 @@ settings = Settings()
 configure_logging(settings.log_level, settings.log_format)
 runtime = Runtime.create(settings)
 app = create_app(runtime, start_worker=settings.run_worker_in_process)
+tune_garbage_collection()

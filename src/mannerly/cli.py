@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from mannerly.config import Settings
 from mannerly.errors import ProblemError, conflict, invalid
+from mannerly.kit.process import tune_garbage_collection
 from mannerly.models import TOPIC_KINDS, Channel, Contact, Topic, Workspace
 from mannerly.observability import configure_logging
 from mannerly.topics.service import create_topic
@@ -201,6 +202,7 @@ def serve(
                         log_level=settings.log_level.lower(), log_config=None)
             return
         web_app = create_app(runtime, start_worker=start_worker)
+        tune_garbage_collection()
         uvicorn.run(web_app, host=host, port=port, log_level=settings.log_level.lower(), log_config=None)
 
 
@@ -253,6 +255,7 @@ def worker(
     previous = _install_stop_handlers(stopping)
     worker_id = f"worker-{socket.gethostname()}-{os.getpid()}"
     dispatcher = Dispatcher(runtime, worker_id)
+    tune_garbage_collection()
     console.print(f"Worker {worker_id} started; Ctrl-C to stop.")
     try:
         while not stopping.is_set():

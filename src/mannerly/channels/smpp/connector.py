@@ -45,6 +45,7 @@ from typing import Any
 from mannerly.channels.base import Exchange, InboundMessage, OutboundMessage, SendResult, StatusUpdate
 from mannerly.channels.smpp.adapter import SmppAdapter, SmppChannelSettings
 from mannerly.channels.smpp.esme import ConnectionLost, SmppError
+from mannerly.kit.process import tune_garbage_collection
 from mannerly.observability import configure_logging
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def serve(connection: Connection) -> None:
     # The parent's level and format, and its filter of personal data, on the stderr both share.
     configure_logging(log_level, log_format)
     adapter = SmppAdapter(settings, kind=kind, channel_id=channel_id, sender_id=sender_id)
+    tune_garbage_collection()
     # A thread reads requests as they come, so a parent writing its next batch never waits on a
     # child that is itself waiting to write a large answer the parent has not read yet.
     requests: queue.SimpleQueue[tuple[str, tuple]] = queue.SimpleQueue()
