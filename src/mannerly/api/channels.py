@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import select
 
 from mannerly.api.deps import NowDep, RuntimeDep, SessionDep, WorkspaceDep
-from mannerly.channels.smpp.adapter import CONNECTORS as SMPP_CONNECTORS
+from mannerly.channels.smpp.adapter import connector_of
 from mannerly.errors import FieldError, ProblemError, invalid, not_found
 from mannerly.models import Channel
 from mannerly.models.channel import CHANNEL_PROVIDERS
@@ -173,8 +173,11 @@ def validate_channel(kind: str, provider: str, config: dict[str, Any], sender_id
             errors.append(FieldError("config", "keys must be non-empty strings"))
         for requirement in missing_config(provider, config, sender_id):
             errors.append(FieldError("config", f"{provider} needs {requirement}"))
-        if provider == "smpp" and config.get("connector") not in (None, "", *SMPP_CONNECTORS):
-            errors.append(FieldError("config", f"smpp connector must be one of {', '.join(SMPP_CONNECTORS)}"))
+        if provider == "smpp":
+            try:
+                connector_of(config)
+            except ValueError as error:
+                errors.append(FieldError("config", f"smpp {error}"))
     normalized = [str(code).strip().upper() for code in countries]
     for code in normalized:
         if not _COUNTRY.match(code):

@@ -441,13 +441,13 @@ class Dispatcher:
         try:
             while True:
                 batch_started = time.perf_counter()
-                size = self.batch_size
                 claimed, started = self.dispatch_batch(stats)
                 previous, in_flight = in_flight, started
                 if previous:  # it went out while this batch was decided
                     self.record_in_flight(previous, stats)
+                full = claimed >= self.batch_size
                 self.resize_batch(claimed, time.perf_counter() - batch_started)
-                if not (claimed >= size and any(batch.background for batch in in_flight)
+                if not (full and any(batch.background for batch in in_flight)
                         and time.perf_counter() - pass_started < BATCH_TIME_BUDGET_SECONDS):
                     break
         finally:
@@ -589,8 +589,9 @@ class Dispatcher:
         channel = group[0].channel
         adapter = self.runtime.channels.adapter_for(channel, self.runtime)
         start_send_many = getattr(adapter, "start_send_many", None)
+        background = start_send_many is not None
         send_many = getattr(adapter, "send_many", None)
-        if start_send_many is None and send_many is not None and len(group) > 1:
+        if not background and send_many is not None and len(group) > 1:
             start_send_many = sent_at_once(send_many)
         if start_send_many is None:
             return InFlight(group, self.send_one_by_one(adapter, group))
@@ -621,7 +622,7 @@ class Dispatcher:
                 answers = iter([unknown_result(error) for _ in going])
             return [STOPPED_RESULT if handoff.message_id in stopped else next(answers) for handoff in group]
 
-        return InFlight(group, results, background=getattr(adapter, "start_send_many", None) is not None)
+        return InFlight(group, results, background=background)
 
     def send_one_by_one(self, adapter: Any, group: list[Handoff]) -> Callable[[], list[SendResult]]:
         """Send each message with adapter.send, waiting for each answer; the results, ready at once."""

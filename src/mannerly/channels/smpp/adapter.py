@@ -809,6 +809,14 @@ def _drain(queue: deque) -> list:
 CONNECTORS = ("process", "thread")
 
 
+def connector_of(config: Mapping[str, Any]) -> str:
+    """Where a channel's session runs ("process" unless the config says "thread"); raises ValueError otherwise."""
+    connector = config.get("connector") or "process"
+    if connector not in CONNECTORS:
+        raise ValueError(f"connector must be one of {', '.join(CONNECTORS)}, not {connector!r}")
+    return connector
+
+
 def create_adapter(channel: Any, runtime: Any) -> Any:
     """Registry factory: an SMPP adapter for a channel row; starts binding in the background.
 
@@ -817,10 +825,7 @@ def create_adapter(channel: Any, runtime: Any) -> Any:
     """
     config = channel.config or {}
     settings = SmppChannelSettings.from_config(config)
-    connector = config.get("connector") or "process"
-    if connector not in CONNECTORS:
-        raise ValueError(f"connector must be one of {', '.join(CONNECTORS)}, not {connector!r}")
-    if connector == "process":
+    if connector_of(config) == "process":
         from mannerly.channels.smpp.connector import ProcessSmppAdapter  # it imports this module
 
         return ProcessSmppAdapter(settings, kind=channel.kind, channel_id=channel.id, sender_id=channel.sender_id,

@@ -89,10 +89,9 @@ class RemoteError(Exception):
 class Ticket:
     """One request to the child; `result()` waits for its answer (answers come in request order)."""
 
-    def __init__(self, connector: ProcessSmppAdapter, call: str) -> None:
+    def __init__(self, connector: ProcessSmppAdapter) -> None:
         """A request that was written to the child."""
         self.connector = connector
-        self.call = call
         self.done = False
         self.value: Any = None
         self.error: Exception | None = None
@@ -123,7 +122,7 @@ def serve(connection: Connection) -> None:
     requests: queue.SimpleQueue[tuple[str, tuple]] = queue.SimpleQueue()
     threading.Thread(target=_read_requests, args=(connection, requests), name="connector-reader", daemon=True).start()
     try:
-        connection.send(("ready", os.getpid()))
+        connection.send("ready")
         while True:
             call, args = requests.get()
             if call == "close":
@@ -247,7 +246,7 @@ class ProcessSmppAdapter:
             detail = str(error) or type(error).__name__
         else:
             detail = "it did not report ready"
-        if not (isinstance(ready, tuple) and ready[0] == "ready"):
+        if ready != "ready":
             self._discard_child("the SMPP connector did not start")
             raise ConnectorUnavailable(f"the SMPP connector did not start ({detail}; exit code "
                                        f"{process.returncode})")
@@ -280,7 +279,7 @@ class ProcessSmppAdapter:
     def request(self, call: str, *args: Any) -> Ticket:
         """Write a request to the child; its answer is read by Ticket.result()."""
         with self._lock:
-            ticket = Ticket(self, call)
+            ticket = Ticket(self)
             try:
                 self._ensure_child().send((call, args))
             except ConnectorUnavailable as error:
